@@ -1,0 +1,39 @@
+# OncoClass: `make run` sets up and runs the main job, `make test` sets up and runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SHARED_CIVIC := ../shared/data/civic
+MODEL ?= cnn
+
+.PHONY: setup run train test lint bench clean browser
+
+$(BIN)/oncoclass: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first and pinned: the local CPU wheel (anything else pulls GBs of CUDA).
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(BIN)/oncoclass
+
+setup: $(BIN)/oncoclass
+
+# Get the CIViC data (the local copy when present, else CIViC's download), train the default
+# model once with grouped cross-validation (its metrics are printed), then serve it.
+run: setup
+	@if [ -d $(SHARED_CIVIC) ]; then $(BIN)/oncoclass data fetch civic --from $(SHARED_CIVIC); \
+	 else $(BIN)/oncoclass data fetch civic; fi
+	$(BIN)/oncoclass train --task clinical-significance --model $(MODEL) --cv 5 --if-missing
+	$(BIN)/oncoclass serve
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check oncoclass tests benchmarks
+	$(BIN)/ruff format --check oncoclass tests benchmarks
+
+bench: setup
+	$(BIN)/python -m benchmarks all
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -1,0 +1,1 @@
+"""The OncoClass HTTP API (FastAPI): ``create_app()`` in :mod:`oncoclass.api.app`."""

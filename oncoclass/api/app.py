@@ -1,0 +1,149 @@
+"""The OncoClass HTTP service: ``create_app()`` builds a FastAPI app.
+
+``oncoclass serve`` runs ``uvicorn oncoclass.api.app:create_app --factory``. At start-up (the
+lifespan) the app migrates the history database, loads the model and indexes the CIViC knowledge
+base, once; requests then share them through ``app.state.services``. Without a trained model the
+service still starts: ``/health`` says why, and prediction endpoints answer 503.
+
+The API is versioned under ``/v1``; OpenAPI is at ``/openapi.json`` and ``/docs``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from oncoclass import __version__
+from oncoclass.api.batch import MAX_UPLOAD_BYTES
+from oncoclass.api.deps import Services
+from oncoclass.api.errors import SafeJSONResponse, install_error_handlers
+from oncoclass.api.metrics import Metrics, MetricsMiddleware
+from oncoclass.api.routers import health, model, predict, predictions
+from oncoclass.api.schemas import BatchCreate
+from oncoclass.errors import OncoClassError
+from oncoclass.history import Database
+from oncoclass.knowledge import KnowledgeBase
+from oncoclass.predictor import Predictor
+from oncoclass.settings import Settings, get_settings
+from oncoclass.web import mount_web
+
+log = logging.getLogger(__name__)
+
+#: Bodies larger than this are refused (413) before they are read.
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 2**20
+
+DESCRIPTION = """Classify cancer variants (gene + protein change, optional disease, drugs and
+clinical evidence text) into clinical classes with calibrated probabilities, the evidence
+sentences that drove the call, and what the CIViC knowledge base says about the variant.
+Every prediction is kept in a history. For research use only; not for clinical decisions."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    predictor: Predictor | None = None,
+    *,
+    knowledge: KnowledgeBase | None = None,
+) -> FastAPI:
+    """A new app. ``settings`` default to the ``ONCOCLASS_*`` environment; a ``predictor`` or
+    ``knowledge`` base given here is used instead of loading one (tests, embedding)."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await run_in_threadpool(start_services, settings, metrics, predictor, knowledge)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.database.dispose()
+
+    app = FastAPI(
+        title="OncoClass",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for module in (predict, predictions, model, health):
+        app.include_router(module.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    mount_web(app)  # the page: GET / and /static
+    return app
+
+
+def start_services(
+    settings: Settings,
+    metrics: Metrics,
+    predictor: Predictor | None = None,
+    knowledge: KnowledgeBase | None = None,
+) -> Services:
+    """Migrate the database (a failure stops the start-up: no history, no service), then load
+    the model and the knowledge base (their absence only degrades the service)."""
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    model_error = None
+    if predictor is None:
+        try:
+            predictor = Predictor.load(
+                settings.default_model_dir,
+                max_text_chars=settings.max_text_chars,
+                low_confidence=settings.low_confidence,
+            )
+        except (OncoClassError, OSError, ValueError, KeyError) as exc:
+            model_error = str(exc)
+            log.warning("serving without a model: %s", exc)
+    if knowledge is None:
+        knowledge = KnowledgeBase.from_data_home(settings.data_home)
+    metrics.model_loaded.set(predictor is not None)
+    metrics.knowledge_items.set(len(knowledge))
+    log.info(
+        "OncoClass ready: model %s, %s, knowledge base of %d items",
+        predictor.model_name if predictor else None,
+        database,
+        len(knowledge),
+    )
+    return Services(settings, database, knowledge, metrics, predictor, model_error)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses a body whose declared size is over the limit, before reading it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers", [])).get(b"content-length", b"0")
+            if length.isdigit() and int(length) > self.max_bytes:
+                detail = f"the request body is over {self.max_bytes // 2**20} MiB"
+                response = SafeJSONResponse({"detail": detail}, status_code=413)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the JSON body of the batch endpoint, which reads its body itself
+    (JSON or multipart) and so cannot declare it as a parameter."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        batch = BatchCreate.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(batch.pop("$defs", {}))
+        components["BatchCreate"] = batch
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,1 @@
+"""One router per resource: predict, predictions (history), model, health (+ metrics)."""

@@ -1,0 +1,409 @@
+"""Request and response bodies of the HTTP API (pydantic), and their conversion from the
+library's results.
+
+Naming follows the usual FastAPI layout: ``*Create`` is what a client sends, ``*Public`` what the
+API answers. Every string a client sends is cleaned first: NUL characters (PostgreSQL cannot
+store them) are dropped and lone UTF-16 surrogates (valid JSON escapes, invalid text) replaced,
+so no input can fail later in the database or in the response encoder.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from oncoclass.data.generic import split_drugs
+from oncoclass.history import PredictionRecord
+from oncoclass.knowledge import KnowledgeItem, KnowledgeMatch, MatchLevel
+from oncoclass.predictor import Prediction
+
+#: Size limits of the short fields (the evidence text's limit is ``Settings.max_text_chars``).
+MAX_GENE_CHARS = 100
+MAX_VARIATION_CHARS = 500
+MAX_DISEASE_CHARS = 500
+MAX_DRUG_CHARS = 200
+MAX_DRUGS = 50
+
+
+def clean_text(value: Any) -> Any:
+    """Drop NUL characters and replace lone surrogates; ``None`` becomes ``""``; other types
+    pass through so that the type check reports them."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def clean_short(value: Any) -> Any:
+    """:func:`clean_text`, then surrounding whitespace removed (before the length checks)."""
+    value = clean_text(value)
+    return value.strip() if isinstance(value, str) else value
+
+
+def clean_drugs(value: Any) -> Any:
+    """``None`` is no drug; a string is split on ``;`` or ``,`` (as in CSV files)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return list(split_drugs(clean_short(value)))
+    return value
+
+
+def _limits(max_chars: int, min_chars: int = 0) -> StringConstraints:
+    return StringConstraints(min_length=min_chars, max_length=max_chars)
+
+
+Clean = BeforeValidator(clean_short)
+Gene = Annotated[str, Clean, _limits(MAX_GENE_CHARS, 1)]
+Variation = Annotated[str, Clean, _limits(MAX_VARIATION_CHARS, 1)]
+#: In a batch an empty gene or variation fails its row only, so the schema lets them through.
+RowGene = Annotated[str, Clean, _limits(MAX_GENE_CHARS)]
+RowVariation = Annotated[str, Clean, _limits(MAX_VARIATION_CHARS)]
+Disease = Annotated[str, Clean, _limits(MAX_DISEASE_CHARS)]
+SampleName = Annotated[str, Clean, _limits(MAX_GENE_CHARS * 2)]
+Drug = Annotated[str, Clean, _limits(MAX_DRUG_CHARS)]
+Drugs = Annotated[list[Drug], BeforeValidator(clean_drugs), Field(max_length=MAX_DRUGS)]
+Text = Annotated[str, BeforeValidator(clean_text)]
+TaskName = Annotated[str | None, BeforeValidator(lambda v: clean_text(v) or None)]
+
+
+# ---- requests ------------------------------------------------------------------------------------
+class PredictionCreate(BaseModel):
+    """One variant to classify."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "gene": "BRAF",
+                    "variation": "V600E",
+                    "disease": "Melanoma",
+                    "drugs": ["Vemurafenib"],
+                    "text": "Patients with BRAF V600E mutant melanoma responded to vemurafenib.",
+                }
+            ]
+        },
+    )
+
+    gene: Gene = Field(description="Gene symbol, e.g. BRAF.")
+    variation: Variation = Field(
+        description="Protein change (V600E, Val600Glu, p.V600E), fusion, amplification, ..."
+    )
+    disease: Disease = ""
+    drugs: Drugs = Field(default_factory=list, description="Therapies in the evidence.")
+    text: Text = Field(
+        "",
+        description="Clinical evidence text; at most Settings.max_text_chars characters "
+        "(see GET /v1/model, limits.max_text_chars).",
+    )
+    task: TaskName = Field(None, description="Checked against the loaded model's task if given.")
+
+
+class BatchItem(BaseModel):
+    """One row of a batch. Unlike :class:`PredictionCreate`, an empty gene or variation, or a
+    text over the limit, fails only its own row."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    gene: RowGene = ""
+    variation: RowVariation = ""
+    disease: Disease = ""
+    drugs: Drugs = Field(default_factory=list)
+    text: Text = ""
+    #: The caller's name for the row (a MAF's Tumor_Sample_Barcode), echoed in the result.
+    sample: SampleName = ""
+
+
+class BatchOptions(BaseModel):
+    """How to score a batch: the JSON fields beside ``items``, or the form fields beside
+    ``file`` in an upload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    explain: bool = Field(False, description="Compute evidence weights per row (slower).")
+    task: TaskName = Field(None, description="Checked against the loaded model's task if given.")
+    disease: Disease = Field("", description="Disease of the rows that name none.")
+
+
+class BatchCreate(BatchOptions):
+    """Many variants at once (JSON). A CSV or MAF file can be sent as multipart instead."""
+
+    items: list[BatchItem]
+
+
+# ---- responses -----------------------------------------------------------------------------------
+class ClassProbabilityPublic(BaseModel):
+    label: str
+    name: str
+    probability: float
+
+
+class ClassPublic(BaseModel):
+    label: str
+    name: str
+
+
+class EvidenceSpanPublic(BaseModel):
+    """A sentence of the text; ``weight`` is how much the predicted class's probability drops
+    without it (positive: supports the prediction)."""
+
+    text: str
+    start: int
+    end: int
+    weight: float
+
+
+class FlagsPublic(BaseModel):
+    unknown_gene: bool = Field(description="The gene was never seen in training.")
+    unknown_variation: bool = Field(description="The variation was never seen in training.")
+    low_confidence: bool = Field(description="The top probability is below the threshold.")
+
+
+class ParsedVariationPublic(BaseModel):
+    type: str
+    normalized: str
+    ref: str | None = None
+    alt: str | None = None
+    position: int | None = None
+    end_position: int | None = None
+    exon: int | None = None
+    partners: list[str] = []
+    aliases: list[str] = []
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class KnowledgeItemPublic(BaseModel):
+    """A CIViC evidence item."""
+
+    evidence_id: str
+    gene: str
+    variant: str
+    disease: str
+    therapies: list[str]
+    therapy_interaction: str | None
+    evidence_type: str
+    evidence_direction: str
+    clinical_significance: str
+    evidence_level: str
+    rating: int | None
+    statement: str
+    citation: str
+    source_type: str
+    pubmed_id: str | None
+    pubmed_url: str | None
+    civic_url: str | None
+
+    @classmethod
+    def from_item(cls, item: KnowledgeItem) -> KnowledgeItemPublic:
+        return cls.model_validate(item.to_dict())
+
+
+class KnowledgeMatchPublic(BaseModel):
+    """What CIViC says about the variant: ``match`` is "exact" (same gene and variation),
+    "position" (same gene and protein position), "type" (same gene and kind of variation)
+    or "none"; items are sorted by evidence level (A first), then rating."""
+
+    match: MatchLevel
+    normalized: str
+    total: int
+    best_level: str | None
+    items: list[KnowledgeItemPublic]
+
+    @classmethod
+    def from_match(cls, match: KnowledgeMatch) -> KnowledgeMatchPublic:
+        return cls(
+            match=match.match,
+            normalized=match.normalized,
+            total=match.total,
+            best_level=match.best_level,
+            items=[KnowledgeItemPublic.from_item(i) for i in match.items],
+        )
+
+
+class PredictionPublic(BaseModel):
+    """A stored prediction: the inputs, the predicted class, every class's calibrated
+    probability, the evidence sentences with their weights, and the CIViC evidence."""
+
+    id: int = Field(description="History id: GET /v1/predictions/{id}.")
+    created_at: datetime
+    source: str = Field(description='"predict" or "batch".')
+    batch_id: str | None = None
+    row: int | None = None
+    sample: str | None = None
+    gene: str
+    variation: str
+    disease: str
+    drugs: list[str]
+    text: str
+    task: str
+    label: str = Field(description="Predicted class key.")
+    name: str = Field(description="Predicted class name.")
+    probability: float = Field(description="Calibrated probability of the predicted class.")
+    probabilities: list[ClassProbabilityPublic]
+    evidence: list[EvidenceSpanPublic]
+    flags: FlagsPublic
+    parsed_variation: ParsedVariationPublic
+    model: ModelRef
+    knowledge: KnowledgeMatchPublic | None = None
+
+    @classmethod
+    def from_record(
+        cls, record: PredictionRecord, knowledge: KnowledgeMatch | None = None
+    ) -> PredictionPublic:
+        out = record.outputs or {}
+        return cls(
+            id=record.id,
+            created_at=record.created_at,
+            source=record.source,
+            batch_id=record.batch_id,
+            row=record.row,
+            sample=record.sample,
+            gene=record.gene,
+            variation=record.variation,
+            disease=record.disease,
+            drugs=list(record.drugs or []),
+            text=record.text,
+            task=record.task,
+            label=record.label,
+            name=record.name,
+            probability=record.probability,
+            probabilities=out.get("probabilities", []),
+            evidence=out.get("evidence", []),
+            flags=out.get("flags", {}),
+            parsed_variation=out.get("variation", {"type": "other", "normalized": ""}),
+            model=ModelRef(name=record.model_name, version=record.model_version),
+            knowledge=KnowledgeMatchPublic.from_match(knowledge) if knowledge else None,
+        )
+
+
+def prediction_outputs(prediction: Prediction) -> dict[str, Any]:
+    """The JSON document stored with a prediction (what ``from_record`` reads back)."""
+    v = prediction.variation
+    return {
+        "probabilities": [
+            {"label": c.label, "name": c.name, "probability": c.probability}
+            for c in prediction.probabilities
+        ],
+        "evidence": [
+            {"text": e.text, "start": e.start, "end": e.end, "weight": e.weight}
+            for e in prediction.evidence
+        ],
+        "flags": {
+            "unknown_gene": prediction.unknown_gene,
+            "unknown_variation": prediction.unknown_variation,
+            "low_confidence": prediction.low_confidence,
+        },
+        "variation": {
+            "type": str(v.type),
+            "normalized": v.normalized,
+            "ref": v.ref,
+            "alt": v.alt,
+            "position": v.position,
+            "end_position": v.end_position,
+            "exon": v.exon,
+            "partners": list(v.partners),
+            "aliases": v.aliases(),
+        },
+    }
+
+
+class PredictionList(BaseModel):
+    """A page of the history, newest first."""
+
+    items: list[PredictionPublic]
+    total: int = Field(description="Matching predictions in all pages.")
+    limit: int
+    offset: int
+
+
+class RowError(BaseModel):
+    row: int = Field(description="1-based position of the row in the input (header excluded).")
+    field: str | None
+    message: str
+
+
+class BatchRowPublic(BaseModel):
+    """One input row: ``ok`` with its prediction, or not with its error; ``gene``,
+    ``variation`` and ``sample`` echo the input so that a failed row can be found."""
+
+    row: int
+    ok: bool
+    gene: str | None = None
+    variation: str | None = None
+    sample: str | None = None
+    prediction: PredictionPublic | None = None
+    error: RowError | None = None
+
+
+class BatchPublic(BaseModel):
+    """Every row's result, in input order: a prediction, or the error that row had."""
+
+    batch_id: str | None = Field(description="Shared by the stored rows (None if none scored).")
+    model: ModelRef
+    task: str
+    total: int
+    scored: int
+    failed: int
+    results: list[BatchRowPublic]
+    errors: list[RowError]
+
+
+class TrainingPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    n_samples: int
+    fingerprint: str
+    label_counts: dict[str, int]
+    trained_at: str | None = None
+
+
+class LimitsPublic(BaseModel):
+    max_text_chars: int
+    max_batch_rows: int
+    low_confidence: float = Field(
+        description="Top probability below which a prediction is flagged low_confidence."
+    )
+
+
+class ModelPublic(BaseModel):
+    """The model card of the loaded model."""
+
+    name: str
+    version: str
+    package_version: str
+    task: str
+    task_description: str
+    classes: list[ClassPublic]
+    training: TrainingPublic
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    limits: LimitsPublic
+
+
+class DatabaseHealth(BaseModel):
+    reachable: bool
+    backend: str
+
+
+class KnowledgeHealth(BaseModel):
+    loaded: bool
+    size: int
+    source: str | None
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    model_loaded: bool
+    model: ModelRef | None
+    model_error: str | None = None
+    database: DatabaseHealth
+    knowledge_base: KnowledgeHealth

@@ -1,0 +1,264 @@
+"""The ``oncoclass`` command line: data, train, evaluate, predict, serve, run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from oncoclass.data.tasks import CLINICAL_SIGNIFICANCE, TASKS
+from oncoclass.errors import OncoClassError
+from oncoclass.settings import get_settings
+
+app = typer.Typer(
+    help="OncoClass: classify cancer variants from clinical evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Fetch and inspect data sets in the data home.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+out = Console()
+
+TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"One of: {', '.join(TASKS)}.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="baseline, cnn or encoder.")]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Data folder (CIViC TSVs or MSKCC files) or a CSV/JSONL file; "
+        "default for CIViC: the data home.",
+    ),
+]
+SeedOpt = Annotated[int, typer.Option(help="Random seed (training is reproducible with it).")]
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _default_model_dir(task: str, model: str) -> Path:
+    return get_settings().models_dir / f"{task}-{model}"
+
+
+def _print_metrics(result, title: str) -> None:  # noqa: ANN001 (ValidationResult)
+    from oncoclass.evaluation import format_summary_table
+
+    table = format_summary_table(result)
+    table.title = title
+    out.print(table)
+
+
+# ---- data ------------------------------------------------------------------------------------
+@data_app.command("fetch")
+def data_fetch(
+    name: Annotated[str, typer.Argument(help="Data set to fetch: civic.")] = "civic",
+    from_path: Annotated[Path | None, typer.Option("--from", help="Import a local copy.")] = None,
+    url: Annotated[str | None, typer.Option(help="URL template with {release} and {name}.")] = None,
+    release: Annotated[str | None, typer.Option(help="CIViC release, e.g. 01-Aug-2021.")] = None,
+    force: Annotated[bool, typer.Option(help="Download again even if present.")] = False,
+) -> None:
+    """Download the CIViC release TSVs (or import a local copy) into the data home."""
+    from oncoclass.data import fetch_civic
+
+    if name != "civic":
+        _fail(
+            OncoClassError(
+                f"unknown data set {name!r}: only 'civic' can be fetched "
+                "(MSKCC's Kaggle files are read with --data FOLDER)"
+            )
+        )
+    try:
+        path = fetch_civic(url_template=url, release=release, from_path=from_path, force=force)
+    except OncoClassError as exc:
+        _fail(exc)
+    out.print(f"CIViC data ready in {path}")
+
+
+@data_app.command("info")
+def data_info() -> None:
+    """Show the data home and what it holds."""
+    settings = get_settings()
+    out.print(f"data home: {settings.data_home}")
+    for p in sorted(settings.data_home.glob("*/*")) if settings.data_home.exists() else []:
+        out.print(f"  {p.relative_to(settings.data_home)}")
+
+
+# ---- train / evaluate ------------------------------------------------------------------------
+@app.command()
+def train(
+    task: TaskOpt = CLINICAL_SIGNIFICANCE,
+    model: ModelOpt = "cnn",
+    data: DataOpt = None,
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="Model directory.")] = None,
+    cv: Annotated[
+        int,
+        typer.Option(
+            help="Cross-validate with K grouped folds first and "
+            "store the metrics in the model card (0: skip)."
+        ),
+    ] = 0,
+    min_support: Annotated[int, typer.Option(help="CIViC: drop classes with fewer items.")] = 30,
+    text: Annotated[
+        bool, typer.Option(help="Use the evidence text (MSKCC: --no-text for variants only).")
+    ] = True,
+    epochs: Annotated[int | None, typer.Option(help="Neural models: most epochs.")] = None,
+    seed: SeedOpt = 13,
+    if_missing: Annotated[bool, typer.Option(help="Do nothing if the model exists.")] = False,
+) -> None:
+    """Train a model and save it as one self-describing directory."""
+    from oncoclass import workflows
+    from oncoclass.models.base import MODEL_FILE
+
+    output = output or _default_model_dir(task, model)
+    if if_missing and (output / MODEL_FILE).exists():
+        out.print(f"model exists: {output}")
+        return
+    params = {"epochs": epochs} if epochs else {}
+    try:
+        samples = workflows.load_task_samples(task, data, min_support=min_support, text=text)
+        console.print(f"{len(samples):,} samples for {task}")
+        metrics = None
+        if cv:
+            result = workflows.evaluate(task, model, samples, folds=cv, seed=seed, **params)
+            _print_metrics(result, f"{model} on {task}: {cv}-fold grouped cross-validation")
+            metrics = {"protocol": f"{cv}-fold grouped cross-validation", **result.to_dict()}
+        workflows.train(task, model, samples, output, seed=seed, metrics=metrics, **params)
+    except OncoClassError as exc:
+        _fail(exc)
+    out.print(f"model saved to {output}")
+
+
+@app.command()
+def evaluate(
+    task: TaskOpt = CLINICAL_SIGNIFICANCE,
+    model: ModelOpt = "cnn",
+    data: DataOpt = None,
+    folds: Annotated[int, typer.Option(help="Grouped cross-validation folds.")] = 5,
+    test: Annotated[
+        str | None,
+        typer.Option(
+            help="Fixed train/test mode instead of CV: 'stage1' (MSKCC) or a CSV/JSONL file."
+        ),
+    ] = None,
+    output: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")] = Path("report"),
+    min_support: Annotated[int, typer.Option(help="CIViC: drop classes with fewer items.")] = 30,
+    text: Annotated[bool, typer.Option(help="Use the evidence text.")] = True,
+    epochs: Annotated[int | None, typer.Option(help="Neural models: most epochs.")] = None,
+    seed: SeedOpt = 13,
+) -> None:
+    """Grouped k-fold cross-validation (or a fixed train/test split) with a full report."""
+    from oncoclass import workflows
+    from oncoclass.evaluation import write_report
+
+    params = {"epochs": epochs} if epochs else {}
+    try:
+        samples = workflows.load_task_samples(task, data, min_support=min_support, text=text)
+        test_samples = None
+        if test == "stage1":
+            test_samples = workflows.load_task_samples(task, data, text=text, split="stage1")
+        elif test:
+            test_samples = workflows.load_task_samples(task, Path(test))
+        result = workflows.evaluate(
+            task, model, samples, folds=folds, seed=seed, test=test_samples, **params
+        )
+    except OncoClassError as exc:
+        _fail(exc)
+    protocol = "fixed train/test split" if test_samples else f"{folds}-fold grouped CV"
+    _print_metrics(result, f"{model} on {task}: {protocol}")
+    paths = write_report(
+        result,
+        output,
+        title=f"OncoClass {model} on {task} ({protocol})",
+        model_info={"model": model, "task": task, "seed": seed, "protocol": protocol, **params},
+    )
+    out.print(f"report: {paths['report']}")
+
+
+# ---- predict ---------------------------------------------------------------------------------
+@app.command()
+def predict(
+    gene: Annotated[str, typer.Option(help="Gene symbol, e.g. TP53.")],
+    variation: Annotated[str, typer.Option(help="Protein change, e.g. R273C.")],
+    text_file: Annotated[Path | None, typer.Option(help="Evidence text file.")] = None,
+    text: Annotated[str, typer.Option(help="Evidence text (instead of a file).")] = "",
+    disease: Annotated[str, typer.Option(help="Disease context.")] = "",
+    drugs: Annotated[list[str] | None, typer.Option("--drug", help="A drug (repeatable).")] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="Trained model directory.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Classify one variant and print the class, its probability and the full distribution."""
+    from oncoclass.predictor import Predictor
+
+    settings = get_settings()
+    try:
+        if text_file is not None:
+            text = text_file.read_text(encoding="utf-8", errors="replace")
+        predictor = Predictor.load(
+            model_dir or settings.default_model_dir,
+            max_text_chars=settings.max_text_chars,
+            low_confidence=settings.low_confidence,
+        )
+        result = predictor.predict(gene, variation, text, disease, drugs or [])
+    except (OncoClassError, OSError) as exc:
+        _fail(exc)
+    if as_json:
+        json.dump(result.to_dict(), sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+        return
+    out.print(
+        f"[bold]{gene} {variation}[/]: [bold green]{result.name}[/] "
+        f"(p = {result.probability:.3f})  model {result.model_name} {result.model_version}"
+    )
+    flags = [
+        f
+        for f, on in [
+            ("gene never seen in training", result.unknown_gene),
+            ("variation never seen in training", result.unknown_variation),
+            ("low confidence", result.low_confidence),
+        ]
+        if on
+    ]
+    if flags:
+        out.print("[yellow]flags:[/] " + "; ".join(flags))
+    table = Table("class", "probability", "")
+    for c in sorted(result.probabilities, key=lambda c: -c.probability):
+        table.add_row(c.name, f"{c.probability:.3f}", "█" * round(c.probability * 30))
+    out.print(table)
+    for span in sorted(result.evidence, key=lambda e: -e.weight)[:3]:
+        out.print(f"  [dim]{span.weight:+.3f}[/] {span.text[:160]}")
+
+
+# ---- serve / run -----------------------------------------------------------------------------
+@app.command()
+def serve(
+    model_dir: Annotated[Path | None, typer.Option(help="Trained model directory.")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the web page and the HTTP API."""
+    import os
+
+    import uvicorn
+
+    settings = get_settings()
+    if model_dir is not None:
+        os.environ["ONCOCLASS_MODEL_DIR"] = str(model_dir)
+    uvicorn.run(
+        "oncoclass.api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+    )
+
+
+if __name__ == "__main__":
+    app()

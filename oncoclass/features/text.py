@@ -1,0 +1,259 @@
+"""Text preprocessing: cleaning, tokens, sentences, evidence selection and the vocabulary.
+
+Evidence texts are long (a whole paper, often 100k characters) while the part that speaks about
+one variant is a few sentences. ``select_sentences`` keeps the sentences that mention the
+variation or the gene (with their neighbours for context) up to a token budget; every model reads
+that selection, and the predictor shows the same spans as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from oncoclass.errors import DataError, InvalidInputError
+from oncoclass.features.variation import parse_variation
+
+PAD, UNK = "<pad>", "<unk>"
+
+_NON_WORD = re.compile(r"[\W_]+")  # anything but letters and digits (of any script)
+
+
+def clean_text(text: str) -> str:
+    """Lowercase; every run of non-alphanumerics becomes one space ("V600E-mutant" -> "v600e
+    mutant"), so words stay apart and digits stay in their words."""
+    return _NON_WORD.sub(" ", text.lower()).strip()
+
+
+def tokenize(text: str) -> list[str]:
+    return clean_text(text).split()
+
+
+# --- sentences ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A piece of a text: ``text == original[start:end]``."""
+
+    start: int
+    end: int
+    text: str
+
+
+#: Words whose final period does not end a sentence ("e.g.", "et al.", "Fig. 2", "vs.").
+_ABBREVIATIONS = frozenset({
+    "al", "e.g", "eg", "i.e", "ie", "fig", "figs", "ref", "refs", "vs", "cf", "approx", "ca",
+    "no", "nos", "vol", "pp", "eq", "eqs", "tab", "suppl", "dr", "mr", "mrs", "ms", "prof", "st",
+    "sp", "spp", "resp", "incl", "var", "ex", "nat", "sci", "biol", "med", "chem", "res", "proc",
+    "p", "c", "g",  # HGVS prefixes written with a space: "p. V600E"
+})  # fmt: skip
+#: A candidate boundary: end punctuation with closing quotes/brackets, then whitespace; or a
+#: blank line (paragraph break). A run of punctuation is matched once, from its start and
+#: possessively, so that "....." (100k of them) stays linear.
+_BOUNDARY = re.compile(r"(?<![.!?])[.!?]++[\"'\u201d\u2019)\]]*+(?=\s)|\n[ \t]*\n")
+_STARTS_LOWER = re.compile(r"\s*[a-z]")
+_LAST_WORD = re.compile(r"[^\s(\[]*\Z")
+#: An initial ("J. Smith") or a dotted abbreviation ("U.S."); "24 h." does end a sentence.
+_INITIAL = re.compile(r"[A-Z]|(?:[A-Za-z]\.)+[A-Za-z]")
+
+
+def _is_sentence_end(text: str, match: re.Match[str]) -> bool:
+    if match[0].startswith("\n"):
+        return True
+    if _STARTS_LOWER.match(text, match.end()):  # "et al. showed": the sentence goes on
+        return False
+    if not match[0].startswith("."):
+        return True
+    # The word before this period (looking back a bounded distance keeps this linear).
+    start = match.start()
+    word = _LAST_WORD.search(text, max(0, start - 40), start)[0].rstrip(".")
+    return word.lower() not in _ABBREVIATIONS and not _INITIAL.fullmatch(word)
+
+
+def split_sentences(text: str, max_chars: int = 2000) -> list[Span]:
+    """Split ``text`` into sentences, with offsets into it.
+
+    A regex splitter, linear in the text: a sentence ends at ``.``, ``!`` or ``?`` followed by
+    whitespace and not by a lowercase word, unless the period ends an abbreviation ("e.g.",
+    "et al.", "Fig.") or an initial; decimals ("0.5") and "p.V600E" have no whitespace after the
+    period, so they never split. A blank line always ends a sentence. Sentences longer than
+    ``max_chars`` (tables and lists of extracted PDFs have no periods) are cut at whitespace.
+    """
+    spans: list[Span] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        if _is_sentence_end(text, match):
+            _add_span(text, start, match.end(), spans, max_chars)
+            start = match.end()
+    _add_span(text, start, len(text), spans, max_chars)
+    return spans
+
+
+def _add_span(text: str, start: int, end: int, spans: list[Span], max_chars: int) -> None:
+    """Append text[start:end] without its surrounding whitespace, in pieces of <= max_chars."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    while end - start > max_chars:
+        cut = text.rfind(" ", start + 1, start + max_chars + 1)
+        cut = cut if cut > start else start + max_chars
+        spans.append(Span(start, cut, text[start:cut]))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if end > start:
+        spans.append(Span(start, end, text[start:end]))
+
+
+# --- selecting the evidence ---------------------------------------------------------------------
+
+
+def _terms_pattern(terms: Iterable[str]) -> re.Pattern[str]:
+    """Case-insensitive pattern for any of ``terms`` as whole words (flexible inner spaces).
+
+    Lookarounds instead of ``\\b``: a term may end in "*" ("W802*"), where ``\\b`` fails.
+    """
+    alternatives = sorted(
+        {r"\s+".join(map(re.escape, t.split())) for t in terms if t.strip()}, key=len, reverse=True
+    )
+    if not alternatives:
+        return re.compile(r"(?!)")  # matches nothing
+    return re.compile(rf"(?<![^\W_])(?:{'|'.join(alternatives)})(?![^\W_])", re.IGNORECASE)
+
+
+def variation_patterns(gene: str, variation: str) -> re.Pattern[str]:
+    """A pattern matching the gene symbol or any spelling of the variation
+    (``parse_variation(...).aliases()``: one- and three-letter forms) as whole words."""
+    return _terms_pattern([gene, *parse_variation(variation, gene).aliases()])
+
+
+def select_sentences(
+    text: str, gene: str, variation: str, max_tokens: int = 400, neighbours: int = 1
+) -> list[Span]:
+    """The sentences of ``text`` about this variant, in document order, within ``max_tokens``.
+
+    Priority, highest first: sentences that mention the variation, their ``neighbours`` on each
+    side (the context of the variation), sentences that mention the gene, their neighbours.
+    Sentences are taken in that order (document order within a rank) while they fit the budget.
+    If nothing mentions gene or variation, the first sentences of the text are taken. When the
+    first sentence to take alone exceeds the budget, its beginning is taken.
+    """
+    if max_tokens < 1:
+        raise InvalidInputError("max_tokens must be at least 1", field="max_tokens")
+    spans = split_sentences(text)
+    if not spans:
+        return []
+    var_re = _terms_pattern(parse_variation(variation, gene).aliases())
+    gene_re = _terms_pattern([gene])
+    starts = [s.start for s in spans]
+    rank = [4] * len(spans)  # 4: not selected (unless nothing matches at all)
+    for level, pattern in ((0, var_re), (2, gene_re)):
+        for match in pattern.finditer(text):  # one scan of the text, mapped to its sentences
+            i = bisect_right(starts, match.start()) - 1
+            if i < 0 or match.start() >= spans[i].end:
+                continue  # defensive: only whitespace lies between sentences
+            rank[i] = min(rank[i], level)
+            for j in range(max(0, i - neighbours), min(len(spans), i + neighbours + 1)):
+                rank[j] = min(rank[j], level + 1)
+    if all(r == 4 for r in rank):
+        rank = [0] * len(spans)  # fall back to the beginning of the text
+    order = sorted((i for i in range(len(spans)) if rank[i] < 4), key=lambda i: (rank[i], i))
+
+    chosen: dict[int, Span] = {}
+    used = 0
+    for i in order:
+        n = len(tokenize(spans[i].text))
+        if used + n <= max_tokens:
+            chosen[i] = spans[i]
+            used += n
+        elif not chosen:  # the most relevant sentence alone is over budget: keep its beginning
+            chosen[i] = _truncate(spans[i], max_tokens)
+            used = max_tokens
+        if used >= max_tokens:
+            break
+    return [chosen[i] for i in sorted(chosen)]
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _truncate(span: Span, max_tokens: int) -> Span:
+    """The beginning of ``span`` holding its first ``max_tokens`` tokens."""
+    ends = [m.end() for m in _TOKEN.finditer(span.text)]
+    if len(ends) <= max_tokens:
+        return span
+    end = ends[max_tokens - 1]
+    return Span(span.start, span.start + end, span.text[:end])
+
+
+def select_text(text: str, gene: str, variation: str, max_tokens: int = 400) -> str:
+    """``select_sentences`` joined into one string."""
+    return " ".join(s.text for s in select_sentences(text, gene, variation, max_tokens))
+
+
+# --- vocabulary ---------------------------------------------------------------------------------
+
+
+class Vocabulary:
+    """Token <-> id, with ``<pad>`` = 0 and ``<unk>`` = 1 (what an unknown token encodes to)."""
+
+    def __init__(self, tokens: Sequence[str] = ()) -> None:
+        self._itos = [PAD, UNK, *(t for t in dict.fromkeys(tokens) if t not in (PAD, UNK))]
+        self._stoi = {t: i for i, t in enumerate(self._itos)}
+
+    @classmethod
+    def build(
+        cls, texts_tokens: Iterable[Sequence[str]], max_size: int = 20000, min_freq: int = 2
+    ) -> Vocabulary:
+        """The most frequent tokens seen at least ``min_freq`` times; ``max_size`` counts PAD and
+        UNK. Ties break alphabetically, so the same corpus always gives the same ids."""
+        counts = Counter(t for tokens in texts_tokens for t in tokens)
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t)
+        )
+        return cls(kept[: max(0, max_size - 2)])
+
+    def encode(self, tokens: Sequence[str], max_len: int) -> list[int]:
+        """Ids of the first ``max_len`` tokens (not padded: see ``pad_batch``)."""
+        if max_len < 0:
+            raise InvalidInputError("max_len must not be negative", field="max_len")
+        return [self._stoi.get(t, 1) for t in tokens[:max_len]]
+
+    def __len__(self) -> int:
+        return len(self._itos)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._stoi
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({len(self)} tokens)"
+
+    def to_list(self) -> list[str]:
+        """All tokens by id, PAD and UNK first: JSON-ready for checkpoints."""
+        return list(self._itos)
+
+    @classmethod
+    def from_list(cls, tokens: Sequence[str]) -> Vocabulary:
+        """The inverse of ``to_list``; a list that is not one (wrong head, repeats) is refused."""
+        tokens = list(tokens)
+        if tokens[:2] != [PAD, UNK] or len(set(tokens)) != len(tokens):
+            raise DataError(f"not a saved vocabulary: it must start with {PAD}, {UNK} and hold "
+                            "no repeated token")  # fmt: skip
+        return cls(tokens[2:])
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], min_len: int = 1) -> np.ndarray:
+    """An int64 (batch, width) array padded with 0; width = max(longest, ``min_len``), since a CNN
+    needs at least its widest kernel."""
+    width = max([min_len, *(len(s) for s in sequences)])
+    batch = np.zeros((len(sequences), width), dtype=np.int64)
+    for row, seq in zip(batch, sequences, strict=True):
+        row[: len(seq)] = seq
+    return batch

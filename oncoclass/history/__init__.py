@@ -1,0 +1,8 @@
+"""The prediction history: every prediction the service makes, stored with its inputs, outputs,
+model and time, in SQLite (default) or PostgreSQL."""
+
+from oncoclass.history.db import Database, create_database_engine
+from oncoclass.history.models import Base, PredictionRecord
+from oncoclass.history.repository import PredictionRepository
+
+__all__ = ["Base", "Database", "PredictionRecord", "PredictionRepository", "create_database_engine"]

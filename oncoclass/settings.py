@@ -1,0 +1,53 @@
+"""All settings in one place, read from ``ONCOCLASS_*`` environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_home() -> Path:
+    return Path.home() / "oncoclass_data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONCOCLASS_", env_file=".env", extra="ignore")
+
+    #: Where fetched data sets, trained models and the default SQLite history live.
+    data_home: Path = Field(default_factory=_default_data_home)
+    #: CIViC's public release location; ``{release}`` and ``{name}`` are filled in.
+    civic_url: str = "https://civicdb.org/downloads/{release}/{release}-{name}.tsv"
+    civic_release: str = "01-Aug-2021"
+    #: The model the service and ``predict`` use when no path is given.
+    model_dir: Path | None = None
+    #: SQLAlchemy URL of the prediction history; default: SQLite file in the data home.
+    database_url: str | None = None
+    #: Largest evidence text accepted, in characters (a long paper is ~100k).
+    max_text_chars: int = 300_000
+    #: Largest batch accepted by the API, in rows.
+    max_batch_rows: int = 5_000
+    #: Below this top-class probability a prediction is flagged as low confidence.
+    low_confidence: float = 0.5
+    host: str = "127.0.0.1"
+    port: int = 8000
+    seed: int = 13
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_home / "models"
+
+    @property
+    def default_model_dir(self) -> Path:
+        return self.model_dir or self.models_dir / "clinical-significance-cnn"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_home / 'history.sqlite3'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
