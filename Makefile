@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHARED_CIVIC := ../shared/data/civic
 MODEL ?= cnn
 
-.PHONY: setup run train test lint bench clean browser
+.PHONY: setup system-deps run test lint bench clean
 
 $(BIN)/oncoclass: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,16 @@ $(BIN)/oncoclass: pyproject.toml
 
 setup: $(BIN)/oncoclass
 
+# The browser test needs Debian's chromium, the history tests a PostgreSQL server; both come
+# from Debian's packages (never a browser download). Skipped when already there or not root.
+system-deps:
+	@if ! command -v chromium >/dev/null || [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium chromium-driver postgresql >/dev/null; \
+	  else echo "not root: install chromium and postgresql for the browser and PostgreSQL tests"; fi; \
+	fi
+
 # Get the CIViC data (the local copy when present, else CIViC's download), train the default
 # model once with grouped cross-validation (its metrics are printed), then serve it.
 run: setup
@@ -25,7 +35,7 @@ run: setup
 	$(BIN)/oncoclass train --task clinical-significance --model $(MODEL) --cv 5 --if-missing
 	$(BIN)/oncoclass serve
 
-test: setup
+test: setup system-deps
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -8,6 +8,7 @@ the same grouped validation part) and scored on exactly the same held-out sample
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import platform
@@ -86,22 +87,41 @@ def oncoclass_models() -> list[str]:
 def model_specs(
     references: Sequence[str], quick: bool = False, only: Sequence[str] | None = None
 ) -> list[ModelSpec]:
-    """References first, then every OncoClass model; ``quick`` trains the neural ones for one
-    epoch; ``only`` keeps the named models."""
-    specs = []
-    for name in [*references, *oncoclass_models()]:
-        if only and name not in only:
-            continue
-        specs.append(ModelSpec(name, {"epochs": 1} if quick and _has_param(name, "epochs") else {}))
-    return specs
+    """References first, then every OncoClass model; ``quick`` trains the neural ones (and an
+    ensemble's neural members) for one epoch; ``only`` keeps the named models."""
+    return [
+        ModelSpec(name, quick_params(name) if quick else {})
+        for name in [*references, *oncoclass_models()]
+        if not only or name in only
+    ]
 
 
-def _has_param(name: str, param: str) -> bool:
+def quick_params(name: str) -> dict[str, Any]:
+    """Parameters for a smoke run: one epoch, for the model or for each member of an ensemble."""
+    params = _param_defaults(name)
+    if "epochs" in params:
+        return {"epochs": 1}
+    if "members" in params and "member_params" in params:
+        members = params["members"]
+        return {
+            "member_params": {m: {"epochs": 1} for m in members if "epochs" in _param_defaults(m)}
+        }
+    return {}
+
+
+def _param_defaults(name: str) -> dict[str, Any]:
+    """A model's constructor parameters and their defaults (along its class hierarchy)."""
     from benchmarks.references import REFERENCES
     from oncoclass.models import get_model_class
 
     cls = REFERENCES.get(name) or get_model_class(name)
-    return param in cls._param_names()
+    defaults: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        if "__init__" in vars(klass) and klass is not object:
+            for p in inspect.signature(vars(klass)["__init__"]).parameters.values():
+                if p.kind is p.KEYWORD_ONLY:
+                    defaults[p.name] = p.default
+    return defaults
 
 
 # ---- the protocol ----------------------------------------------------------------------------

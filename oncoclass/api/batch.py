@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,14 +137,14 @@ def json_rows(items: Any, *, max_rows: int) -> list[RawRow]:
     return [RawRow(i + 1, item) for i, item in enumerate(items)]
 
 
-def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """CSV text; cells a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) are
-    quoted with a leading apostrophe, as OWASP advises for CSV downloads."""
+def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """CSV text (missing cells empty); cells a spreadsheet would run as a formula (``=``,
+    ``+``, ``-``, ``@``) get a leading apostrophe, as OWASP advises for CSV downloads."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    writer = csv.DictWriter(out, columns, restval="", lineterminator="\n")
+    writer.writeheader()
     for row in rows:
-        writer.writerow([_safe_cell(c) for c in row])
+        writer.writerow({k: _safe_cell(v) for k, v in row.items()})
     return out.getvalue()
 
 

@@ -18,6 +18,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
+from threadpoolctl import threadpool_limits
 
 from oncoclass.data.records import Sample
 from oncoclass.features.genomic import gene_key, variation_key
@@ -102,11 +103,15 @@ class BaselineClassifier(Classifier):
 
     def _fit(self, train: Sequence[Sample], valid: Sequence[Sample] | None) -> None:
         frame = _frame(train, self.max_tokens)
-        self.pipeline_ = self._pipeline(frame).fit(frame, self.encode_labels(train))
+        # One BLAS thread: lbfgs on sparse features gains nothing from more, and on a small
+        # machine shared with the server (or other fits) more threads are 4x slower.
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.pipeline_ = self._pipeline(frame).fit(frame, self.encode_labels(train))
 
     def _logits(self, samples: Sequence[Sample]) -> np.ndarray:
         # Log-probabilities in the global class order (a class absent from training gets -30).
-        logp = self.pipeline_.predict_log_proba(_frame(samples, self.max_tokens))
+        with threadpool_limits(limits=1, user_api="blas"):
+            logp = self.pipeline_.predict_log_proba(_frame(samples, self.max_tokens))
         out = np.full((len(samples), len(self.classes_)), -30.0)
         out[:, self.pipeline_.classes_] = logp
         return out

@@ -52,6 +52,8 @@ def server(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=30)
 
 
+# scikit-learn warns when its pipeline runs in a thread it did not configure (the server's).
+@pytest.mark.filterwarnings("ignore:`sklearn.utils.parallel.delayed` should be used")
 def test_concurrent_predictions_are_stored_exactly_once(server: str, settings: Settings) -> None:
     def predict(i: int) -> int | None:
         gene, variation = VARIANTS[i % len(VARIANTS)]

@@ -69,13 +69,13 @@ def _record(
     source: str,
     batch_id: str | None = None,
     row: int | None = None,
-    name: str | None = None,
+    sample_name: str | None = None,
 ) -> PredictionRecord:
     return PredictionRecord(
         source=source,
         batch_id=batch_id,
         row=row,
-        sample=name or None,
+        sample=sample_name or None,
         gene=sample.gene,
         variation=sample.variation,
         disease=sample.disease,
@@ -314,7 +314,7 @@ def score_batch(
     predictions = predictor.predict_samples([s for _, s, _ in valid], explain=explain)
     records = repository.add_all(
         [
-            _record(p, s, source="batch", batch_id=batch_id, row=row, name=name)
+            _record(p, s, source="batch", batch_id=batch_id, row=row, sample_name=name)
             for (row, s, name), p in zip(valid, predictions, strict=True)
         ]
     )
@@ -344,91 +344,45 @@ def score_batch(
 
 
 def _csv_response(result: BatchPublic, predictor: Predictor) -> Response:
+    """One line per input row: the prediction (with every class's probability and the CIViC
+    match) or the error."""
     classes = [c.label for c in predictor.classes]
-    header = [
-        "row",
-        "status",
-        "sample",
-        "gene",
-        "variation",
-        "prediction_id",
-        "label",
-        "name",
-        "probability",
-        *(f"p[{c}]" for c in classes),
-        "unknown_gene",
-        "unknown_variation",
-        "low_confidence",
-        "variation_type",
-        "variation_normalized",
-        "civic_match",
-        "civic_items",
-        "civic_best_level",
-        "civic_top_evidence",
-        "error_field",
-        "error_message",
-    ]
-    lines = []
+    columns = [
+        "row", "status", "sample", "gene", "variation", "prediction_id", "label", "name",
+        "probability", *(f"p[{c}]" for c in classes), "unknown_gene", "unknown_variation",
+        "low_confidence", "variation_type", "variation_normalized", "civic_match",
+        "civic_items", "civic_best_level", "civic_top_evidence", "error_field", "error_message",
+    ]  # fmt: skip
+    lines: list[dict[str, Any]] = []
     for r in result.results:
-        p = r.prediction
-        if p is None:
-            e = r.error
-            lines.append(
-                [
-                    r.row,
-                    "error",
-                    r.sample,
-                    r.gene,
-                    r.variation,
-                    "",
-                    "",
-                    "",
-                    "",
-                    *([""] * len(classes)),
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    e.field if e else "",
-                    e.message if e else "",
-                ]
-            )
-            continue
-        proba = {c.label: round(c.probability, 6) for c in p.probabilities}
-        kb = p.knowledge
-        lines.append(
-            [
-                r.row,
-                "ok",
-                p.sample or "",
-                p.gene,
-                p.variation,
-                p.id,
-                p.label,
-                p.name,
-                round(p.probability, 6),
-                *(proba.get(c, "") for c in classes),
-                p.flags.unknown_gene,
-                p.flags.unknown_variation,
-                p.flags.low_confidence,
-                p.parsed_variation.type,
-                p.parsed_variation.normalized,
-                kb.match if kb else "",
-                kb.total if kb else "",
-                (kb.best_level or "") if kb else "",
-                " ".join(f"EID{i.evidence_id}" for i in kb.items) if kb else "",
-                "",
-                "",
-            ]
-        )
+        line: dict[str, Any] = {
+            "row": r.row,
+            "status": "ok" if r.ok else "error",
+            "sample": r.sample,
+            "gene": r.gene,
+            "variation": r.variation,
+        }
+        if r.error is not None:
+            line |= {"error_field": r.error.field, "error_message": r.error.message}
+        if (p := r.prediction) is not None:
+            line |= {
+                "prediction_id": p.id, "label": p.label, "name": p.name,
+                "probability": round(p.probability, 6),
+                **{f"p[{c.label}]": round(c.probability, 6) for c in p.probabilities},
+                **p.flags.model_dump(),
+                "variation_type": p.parsed_variation.type,
+                "variation_normalized": p.parsed_variation.normalized,
+            }  # fmt: skip
+            if (kb := p.knowledge) is not None:
+                line |= {
+                    "civic_match": kb.match, "civic_items": kb.total,
+                    "civic_best_level": kb.best_level,
+                    "civic_top_evidence": " ".join(f"EID{i.evidence_id}" for i in kb.items),
+                }  # fmt: skip
+        lines.append(line)
     name = f"oncoclass-batch-{result.batch_id or 'errors'}.csv"
     return Response(
-        batch_io.to_csv(header, lines),
+        batch_io.to_csv(columns, lines),
         media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
