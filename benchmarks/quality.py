@@ -46,7 +46,7 @@ ISSUE_REFERENCE_FIGURES = {
         "ref-prior": {"log_loss": 1.819},
     },
 }
-QUICK_SAMPLES = 400
+QUICK_SAMPLES = 300
 TARGETS_TITLE = "targets, checked for OncoClass's best model by log loss"
 
 

@@ -103,13 +103,24 @@ class PipelineReference(Reference):
         super().__init__(**kwargs)
         self.C = C
 
-    def _features(self) -> ColumnTransformer:
+    def _transformers(self) -> dict[str, tuple[Any, str | list[str]]]:
+        """Column -> (transformer, what it reads)."""
         raise NotImplementedError
 
     def _fit(self, train: Sequence[Sample], valid: Sequence[Sample] | None) -> None:
+        frame = sample_frame(train)
+        # A field that is empty in every training sample (MSKCC has no disease, no drugs, and
+        # often no text) has nothing to learn and would leave a vectorizer without a vocabulary.
+        features = ColumnTransformer(
+            [
+                (column, transformer, source)
+                for column, (transformer, source) in self._transformers().items()
+                if frame[column].astype(bool).any()
+            ]
+        )
         clf = LogisticRegression(C=self.C, max_iter=3000, random_state=self.seed)
-        self.pipeline_ = Pipeline([("features", self._features()), ("clf", clf)])
-        self.pipeline_.fit(sample_frame(train), self.encode_labels(train))
+        self.pipeline_ = Pipeline([("features", features), ("clf", clf)])
+        self.pipeline_.fit(frame, self.encode_labels(train))
 
     def _logits(self, samples: Sequence[Sample]) -> np.ndarray:
         logp = self.pipeline_.predict_log_proba(sample_frame(samples))
@@ -142,20 +153,17 @@ class PeerReference(PipelineReference):
 
     name = "ref-peer"
 
-    def _features(self) -> ColumnTransformer:
-        return ColumnTransformer(
-            [
-                ("text", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), "text"),
-                ("gene", TfidfVectorizer(lowercase=False, token_pattern=r"\S+"), "gene"),
-                (
-                    "variation",
-                    TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
-                    "variation",
-                ),
-                ("disease", TfidfVectorizer(ngram_range=(1, 2)), "disease"),
-                ("drugs", TfidfVectorizer(token_pattern=r"[^|]+"), "drugs"),
-            ]
-        )
+    def _transformers(self) -> dict[str, tuple[Any, str | list[str]]]:
+        return {
+            "text": (TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), "text"),
+            "gene": (TfidfVectorizer(lowercase=False, token_pattern=r"\S+"), "gene"),
+            "variation": (
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
+                "variation",
+            ),
+            "disease": (TfidfVectorizer(ngram_range=(1, 2)), "disease"),
+            "drugs": (TfidfVectorizer(token_pattern=r"[^|]+"), "drugs"),
+        }
 
 
 class VariantsLRReference(PipelineReference):
@@ -163,17 +171,14 @@ class VariantsLRReference(PipelineReference):
 
     name = "ref-variants-lr"
 
-    def _features(self) -> ColumnTransformer:
-        return ColumnTransformer(
-            [
-                ("gene", OneHotEncoder(handle_unknown="ignore"), ["gene"]),
-                (
-                    "variation",
-                    TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
-                    "variation",
-                ),
-            ]
-        )
+    def _transformers(self) -> dict[str, tuple[Any, str | list[str]]]:
+        return {
+            "gene": (OneHotEncoder(handle_unknown="ignore"), ["gene"]),
+            "variation": (
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
+                "variation",
+            ),
+        }
 
 
 # ---- the seed architecture -------------------------------------------------------------------

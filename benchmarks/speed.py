@@ -43,6 +43,7 @@ from benchmarks.harness import Grid, console, model_specs, out, write_json
 from oncoclass.data import load_civic
 from oncoclass.data.mskcc import read_texts, read_variants
 from oncoclass.data.records import Sample
+from oncoclass.errors import InvalidInputError
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT_LENGTHS = (1_000, 10_000, 100_000)
@@ -403,7 +404,7 @@ def inference_comparison(
     for size in (1, 32, 128):
         part = list(samples[:size])
         clear_encoder_cache()
-        featurise = _median(lambda p=part: model._arrays(p), 1)  # cold: text selection, encoder
+        featurise = _median(lambda p=part: model._arrays(p), 1, warmup=0)  # cold
         arrays = model._arrays(part)
         batch = next(iter_batches(arrays, size, min_seq_len=5))
         with torch.inference_mode():
@@ -411,8 +412,7 @@ def inference_comparison(
             traced = torch.jit.optimize_for_inference(
                 torch.jit.trace(_LogitsOnly(net), (batch,), strict=False, check_trace=False)
             )
-            for _ in range(3):  # the profiling executor specialises on the first calls
-                traced(batch)
+            # (_median's warm-up calls let the profiling executor specialise the graph)
             script = _median(lambda b=batch, f=traced: f(b), repeats)
             same = torch.allclose(net(batch)["logits"], traced(batch), atol=1e-4)
         row = {
@@ -486,7 +486,10 @@ def _onnx_runtime(net: Any, batch: dict[str, Any], repeats: int) -> dict[str, An
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def _median(fn: Callable[[], Any], repeats: int) -> float:
+def _median(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
+    """Median seconds of ``repeats`` calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -513,6 +516,12 @@ def speed(
     register_references()
     cfg = cfg or (SpeedConfig.quick() if quick else SpeedConfig())
     names = [s.name for s in model_specs(SPEED_REFERENCES, only=only)]
+    if not names:
+        raise InvalidInputError(
+            f"no model to time among {only}; the speed benchmark knows "
+            f"{', '.join(s.name for s in model_specs(SPEED_REFERENCES))}",
+            field="models",
+        )
     models_dir = models_dir or out_dir / "models"
     default = get_settings().default_model_dir.name.removeprefix("clinical-significance-")
     payload: dict[str, Any] = {

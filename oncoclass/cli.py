@@ -248,9 +248,11 @@ def serve(
 
     import uvicorn
 
-    settings = get_settings()
     if model_dir is not None:
+        # The app factory reads its settings from the environment (also in worker processes).
         os.environ["ONCOCLASS_MODEL_DIR"] = str(model_dir)
+        get_settings.cache_clear()
+    settings = get_settings()
     uvicorn.run(
         "oncoclass.api.app:create_app",
         factory=True,

@@ -17,8 +17,18 @@ def civic(shared_data):
 
 
 def test_civic_cnn_grouped_cv_beats_the_prior(civic):
+    # A short run (small network, few epochs): the full model is measured in benchmarks/.
     result = workflows.evaluate(
-        "clinical-significance", "cnn", civic, folds=3, seed=1, progress=False, epochs=4
+        "clinical-significance",
+        "cnn",
+        civic,
+        folds=3,
+        seed=1,
+        progress=False,
+        epochs=3,
+        emb_dim=64,
+        n_filters=32,
+        max_tokens=200,
     )
     m, prior = result.metrics, result.prior
     assert m.n == len(civic) == 3540

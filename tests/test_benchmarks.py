@@ -1,0 +1,216 @@
+"""Smoke tests of the benchmarks package: every benchmark runs end to end in ``--quick`` mode
+and writes its JSON. Nothing here asserts a timing or a quality figure beyond sanity."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.harness import cv_splits, model_specs, quick_params
+from benchmarks.markdown import results_markdown
+from benchmarks.references import (
+    REFERENCES,
+    PeerReference,
+    SeedReference,
+    register_references,
+    seed_tokens,
+)
+from oncoclass.data.records import Sample
+
+LABELS = ("Predictive: Resistance", "Predictive: Sensitivity/Response", "Prognostic: Poor Outcome")
+WORDS = {
+    LABELS[0]: "cells were resistant to {d} and progressed",
+    LABELS[1]: "patients responded to {d} with durable responses",
+    LABELS[2]: "carriers had shorter overall survival",
+}
+
+
+def make_samples(n: int, seed: int = 0) -> list[Sample]:
+    rng = random.Random(seed)
+    samples = []
+    for i in range(n):
+        label = LABELS[i % 3]
+        gene, variation = rng.choice(["EGFR", "BRAF", "KRAS"]), rng.choice(["V600E", "L858R"])
+        drugs = () if label == LABELS[2] else (rng.choice(["Erlotinib", "Vemurafenib"]),)
+        text = f"{gene} {variation}: " + WORDS[label].format(d=drugs[0] if drugs else "")
+        samples.append(
+            Sample(
+                id=str(i),
+                gene=gene,
+                variation=variation,
+                text=text,
+                label=label,
+                disease="Melanoma",
+                drugs=drugs,
+                group=f"g{i // 2}",
+            )
+        )
+    return samples
+
+
+# ---- the references ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_reference_contract_and_round_trip(name: str, tmp_path: Path) -> None:
+    from oncoclass.models import load_model
+
+    train, test = make_samples(60), make_samples(12, seed=1)
+    params = {"epochs": 2} if name == "ref-seed" else {}
+    model = REFERENCES[name](seed=3, **params).fit(train[:50], train[50:])
+    proba = model.predict_proba(test)
+    assert proba.shape == (12, 3)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert model.classes_ == sorted(LABELS)
+    # An unknown gene and variation are ordinary input.
+    odd = Sample(id="x", gene="NOTAGENE", variation="Q999*", text="")
+    assert np.isfinite(model.predict_proba([odd])).all()
+
+    register_references()
+    model.save(tmp_path / name)
+    again = load_model(tmp_path / name)
+    assert np.allclose(again.predict_proba(test), proba, atol=1e-6)
+
+
+def test_references_learn_the_text() -> None:
+    train, test = make_samples(90), make_samples(30, seed=2)
+    peer = PeerReference().fit(train)
+    accuracy = np.mean([p == s.label for p, s in zip(peer.predict(test), test, strict=True)])
+    assert accuracy > 0.9
+
+
+def test_seed_text_cleaning_and_inputs() -> None:
+    assert seed_tokens("BRAF V600E-mutant, (n=12).") == ["braf", "v600emutant", "n12"]
+    model = SeedReference(epochs=1, max_len=8, vocab_size=5).fit(make_samples(30))
+    tokens, genomic = model._inputs([Sample(id="a", gene="BRAF", variation="NEW", text="x " * 50)])
+    assert tokens.shape == (1, 8)
+    assert len(model.words_) == 5
+    assert genomic[0, 1] == 0.0  # a variation unseen in training is encoded as 0
+
+
+def test_quick_params_reach_ensemble_members() -> None:
+    assert quick_params("ref-seed") == {"epochs": 1}
+    assert quick_params("ref-peer") == {}
+    specs = {s.name: s for s in model_specs(["ref-prior"], quick=True)}
+    assert "ref-prior" in specs
+    if "ensemble" in specs:
+        assert specs["ensemble"].params["member_params"]
+
+
+def test_every_model_shares_the_same_splits() -> None:
+    samples = make_samples(40)
+    splits = cv_splits(samples, k=2, seed=0)
+    assert sum(len(s.test) for s in splits) == 40
+    for split in splits:
+        train_groups = {s.group_key for s in split.fit + split.valid}
+        assert train_groups.isdisjoint(s.group_key for s in split.test)
+
+
+# ---- the benchmarks on the real data -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    out = tmp_path_factory.mktemp("bench")
+    models = "ref-prior,ref-peer,ref-seed,baseline"
+    assert (
+        main(
+            [
+                "quality-civic",
+                "--quick",
+                "--out",
+                str(out),
+                "--models",
+                models,
+                "--civic",
+                str(shared_data / "civic"),
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+@pytest.mark.integration
+def test_quality_civic_quick(results: Path) -> None:
+    payload = json.loads((results / "quality-civic.json").read_text())
+    assert [r["model"] for r in payload["results"]] == [
+        "ref-prior",
+        "ref-peer",
+        "ref-seed",
+        "baseline",
+    ]
+    assert payload["n_splits"] == 2
+    assert payload["machine"]["cores"] >= 1
+    for r in payload["results"]:
+        assert math.isfinite(r["metrics"]["log_loss"])
+        assert 0.0 <= r["metrics"]["accuracy"] <= 1.0
+    assert [t["model"] for t in payload["targets"]] == ["baseline"] * 3
+    assert "quality-civic" in results_markdown(results)
+
+
+@pytest.mark.integration
+def test_quality_mskcc_text_quick(tmp_path: Path, shared_data: Path) -> None:
+    # The 9 sample texts only: a smoke run of the text protocol, meaningless as a figure.
+    assert (
+        main(
+            [
+                "quality-mskcc-text",
+                "--quick",
+                "--out",
+                str(tmp_path),
+                "--models",
+                "ref-prior,ref-seed",
+                "--text",
+                str(shared_data / "mskcc"),
+                "--mskcc",
+                str(shared_data / "mskcc"),
+            ]
+        )
+        == 0
+    )
+    payload = json.loads((tmp_path / "quality-mskcc-text.json").read_text())
+    assert payload["stage1"]["n_test"] == 368
+    assert payload["cv"]["n_train_texts"] == 9
+    assert {r["model"] for r in payload["cv"]["results"]} == {"ref-prior", "ref-seed"}
+
+
+@pytest.mark.integration
+def test_speed_quick(tmp_path: Path, shared_data: Path) -> None:
+    from benchmarks.speed import SpeedConfig, speed
+
+    cfg = SpeedConfig(
+        train_repeats=1,
+        n_single=2,
+        n_long=1,
+        warmup=1,
+        batch_sizes=(1, 4),
+        samples_per_size=4,
+        train_limit=200,
+        epochs=1,
+    )
+    payload = speed(
+        shared_data / "civic", shared_data / "mskcc", out_dir=tmp_path, only=["ref-peer"], cfg=cfg
+    )
+    assert payload["training"]["models"][0]["peak_rss_mb"] > 0
+    for path in ("predictor", "http"):
+        result = payload[path]["ref-peer"]
+        assert result["single"]["n"] == 2
+        assert set(result["long_text"]) == {"1000", "10000", "100000"}
+        assert result["batch"]["4"]["samples_per_s"] > 0
+    assert (tmp_path / "speed.json").is_file()
+
+
+@pytest.mark.integration
+def test_inference_comparison_on_a_small_cnn(tmp_path: Path) -> None:
+    from benchmarks.speed import SpeedConfig, inference_comparison
+    from oncoclass.models import create_model
+
+    samples = make_samples(60)
+    create_model("cnn", epochs=1, seed=0).fit(samples).save(tmp_path / "cnn")
+    result = inference_comparison(tmp_path / "cnn", samples, SpeedConfig.quick())
+    assert result is not None
+    assert [r["batch"] for r in result["rows"]] == [1, 32, 128]
+    assert all(r["torchscript_matches"] for r in result["rows"])
