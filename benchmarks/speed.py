@@ -460,8 +460,10 @@ def _onnx_runtime(net: Any, batch: dict[str, Any], repeats: int) -> dict[str, An
     path = Path(tempfile.mkdtemp(prefix="oncoclass-onnx-")) / "fusion.onnx"
     dynamic = {k: {0: "batch", **({1: "length"} if k == "tokens" else {})} for k in keys}
     try:
+        # In eval mode: the exporter restores the wrapper's mode afterwards, and a fresh module
+        # is in training mode, which would switch the network's dropout on.
         torch.onnx.export(
-            Positional(),
+            Positional().eval(),
             tuple(batch[k] for k in keys),
             str(path),
             input_names=keys,

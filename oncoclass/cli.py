@@ -13,7 +13,7 @@ from rich.table import Table
 
 from oncoclass.data.tasks import CLINICAL_SIGNIFICANCE, TASKS
 from oncoclass.errors import OncoClassError
-from oncoclass.settings import get_settings
+from oncoclass.settings import configure_runtime, get_settings
 
 app = typer.Typer(
     help="OncoClass: classify cancer variants from clinical evidence.",
@@ -24,6 +24,13 @@ data_app = typer.Typer(help="Fetch and inspect data sets in the data home.", no_
 app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 out = Console()
+
+
+@app.callback()
+def main() -> None:
+    """OncoClass: classify cancer variants from clinical evidence."""
+    configure_runtime()
+
 
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"One of: {', '.join(TASKS)}.")]
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="baseline, cnn or encoder.")]

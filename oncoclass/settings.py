@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     max_batch_rows: int = 5_000
     #: Below this top-class probability a prediction is flagged as low confidence.
     low_confidence: float = 0.5
+    #: Intra-op threads per PyTorch call. One: the networks are small, a server runs many
+    #: requests at once, and on a 2-core machine under load two spinning OpenMP threads make
+    #: each tensor operation up to 50x slower than one thread does.
+    torch_threads: int = 1
     host: str = "127.0.0.1"
     port: int = 8000
     seed: int = 13
@@ -51,3 +55,10 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def configure_runtime(settings: Settings | None = None) -> None:
+    """Apply the process-wide settings (thread counts) once, at a program's start."""
+    import torch
+
+    torch.set_num_threads(max(1, (settings or get_settings()).torch_threads))

@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from oncoclass.settings import Settings, configure_runtime
+
+# As the CLI and the service do: one intra-op thread (see Settings.torch_threads).
+configure_runtime(Settings())
+
 #: The real data sets, beside the repository (never copied into it): ../shared/data.
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

@@ -31,7 +31,7 @@ from oncoclass.errors import OncoClassError
 from oncoclass.history import Database
 from oncoclass.knowledge import KnowledgeBase
 from oncoclass.predictor import Predictor
-from oncoclass.settings import Settings, get_settings
+from oncoclass.settings import Settings, configure_runtime, get_settings
 from oncoclass.web import mount_web
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ def create_app(
     """A new app. ``settings`` default to the ``ONCOCLASS_*`` environment; a ``predictor`` or
     ``knowledge`` base given here is used instead of loading one (tests, embedding)."""
     settings = settings or get_settings()
+    configure_runtime(settings)
     metrics = Metrics()
 
     @asynccontextmanager

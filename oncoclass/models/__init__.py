@@ -6,6 +6,7 @@ from oncoclass.models.baseline import BaselineClassifier
 from oncoclass.models.cnn import CNNClassifier
 from oncoclass.models.encoder import EncoderClassifier
 from oncoclass.models.ensemble import EnsembleClassifier
+from oncoclass.models.multimodal import MultiModalClassifier
 
 __all__ = [
     "REGISTRY",
@@ -14,6 +15,7 @@ __all__ = [
     "Classifier",
     "EncoderClassifier",
     "EnsembleClassifier",
+    "MultiModalClassifier",
     "get_model_class",
     "load_model",
     "read_card",

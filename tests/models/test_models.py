@@ -15,6 +15,11 @@ FAST = {
     "baseline": {},
     "cnn": {"epochs": 4, "emb_dim": 32, "n_filters": 16},
     "encoder": {"epochs": 6},
+    "multimodal": {"epochs": 4, "emb_dim": 32, "n_filters": 16},
+    "ensemble": {
+        "members": ["baseline", "cnn"],
+        "member_params": {"cnn": {"epochs": 3, "emb_dim": 32, "n_filters": 16}},
+    },
 }
 
 

@@ -1,0 +1,58 @@
+"""``multimodal``: both text branches at once, fused with the genomic branch.
+
+    tokens    (B, L)   -> TextCNN (embeddings + Conv1D widths + max-pool) -> (B, F * widths)
+    embedding (B, 384) -> frozen all-MiniLM-L6-v2 projection               -> (B, proj)
+    concat             -> (B, F * widths + proj) -> FusionNet with the genomic branch
+
+The CNN learns the task's own vocabulary (drug names, "resistance", "survival"); the
+pre-trained encoder brings what it learned about sentences from a billion pairs. The default
+model of ``make run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from oncoclass.data.records import Sample
+from oncoclass.features.sentence_encoder import DIM, get_sentence_encoder
+from oncoclass.features.text import select_text
+from oncoclass.models.base import register
+from oncoclass.models.cnn import CNNClassifier, TextCNN
+from oncoclass.models.encoder import EmbeddingProjection
+
+
+class DualText(nn.Module):
+    def __init__(self, cnn: TextCNN, projection: EmbeddingProjection) -> None:
+        super().__init__()
+        self.cnn = cnn
+        self.projection = projection
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([self.cnn(batch), self.projection(batch)], dim=1)
+
+
+@register
+class MultiModalClassifier(CNNClassifier):
+    name = "multimodal"
+
+    def __init__(self, *, proj_dim: int = 128, encoder_tokens: int = 200, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.proj_dim = proj_dim
+        self.encoder_tokens = encoder_tokens
+
+    def _text_arrays(self, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
+        texts = [
+            select_text(s.text, s.gene, s.variation, max_tokens=self.encoder_tokens)
+            for s in samples
+        ]
+        return {**super()._text_arrays(samples), "embedding": get_sentence_encoder().encode(texts)}
+
+    def _text_branch(self) -> tuple[nn.Module, int]:
+        cnn, cnn_dim = super()._text_branch()
+        projection = EmbeddingProjection(DIM, self.proj_dim, self.dropout)
+        return DualText(cnn, projection), cnn_dim + self.proj_dim  # type: ignore[arg-type]
