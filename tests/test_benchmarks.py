@@ -185,6 +185,7 @@ def test_speed_quick(tmp_path: Path, shared_data: Path) -> None:
         samples_per_size=4,
         train_limit=200,
         epochs=1,
+        memory_floor=False,
     )
     payload = speed(
         shared_data / "civic", shared_data / "mskcc", out_dir=tmp_path, only=["ref-peer"], cfg=cfg
