@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SHARED_CIVIC := ../shared/data/civic
-MODEL ?= cnn
+MODEL ?= ensemble
 
 .PHONY: setup system-deps run test lint bench clean
 

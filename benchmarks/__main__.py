@@ -56,7 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     from oncoclass.errors import OncoClassError
+    from oncoclass.settings import configure_runtime
 
+    configure_runtime()  # the threads the CLI and the service use (Settings.torch_threads)
     args = parse_args(argv)
     try:
         run(args)

@@ -33,7 +33,10 @@ def main() -> None:
 
 
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"One of: {', '.join(TASKS)}.")]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="baseline, cnn or encoder.")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="baseline, cnn, encoder, multimodal or ensemble (default)."),
+]
 DataOpt = Annotated[
     Path | None,
     typer.Option(
@@ -101,7 +104,7 @@ def data_info() -> None:
 @app.command()
 def train(
     task: TaskOpt = CLINICAL_SIGNIFICANCE,
-    model: ModelOpt = "cnn",
+    model: ModelOpt = None,
     data: DataOpt = None,
     output: Annotated[Path | None, typer.Option("--out", "-o", help="Model directory.")] = None,
     cv: Annotated[
@@ -123,6 +126,7 @@ def train(
     from oncoclass import workflows
     from oncoclass.models.base import MODEL_FILE
 
+    model = model or get_settings().default_model
     output = output or _default_model_dir(task, model)
     if if_missing and (output / MODEL_FILE).exists():
         out.print(f"model exists: {output}")
@@ -145,7 +149,7 @@ def train(
 @app.command()
 def evaluate(
     task: TaskOpt = CLINICAL_SIGNIFICANCE,
-    model: ModelOpt = "cnn",
+    model: ModelOpt = None,
     data: DataOpt = None,
     folds: Annotated[int, typer.Option(help="Grouped cross-validation folds.")] = 5,
     test: Annotated[
@@ -162,6 +166,8 @@ def evaluate(
 ) -> None:
     """Grouped k-fold cross-validation (or a fixed train/test split) with a full report."""
     from oncoclass import workflows
+
+    model = model or get_settings().default_model
     from oncoclass.evaluation import write_report
 
     params = {"epochs": epochs} if epochs else {}

@@ -17,7 +17,7 @@ import numpy as np
 from oncoclass.data.records import Sample
 from oncoclass.data.tasks import get_task
 from oncoclass.errors import InvalidInputError
-from oncoclass.features.text import select_sentences
+from oncoclass.features.text import Span, select_sentences
 from oncoclass.features.variation import ParsedVariation, parse_variation
 from oncoclass.models import Classifier, load_model
 
@@ -147,10 +147,13 @@ class Predictor:
         self, samples: Sequence[Sample], *, explain: bool = False
     ) -> list[Prediction]:
         """Score many samples in one pass (the batch path); explanations are per sample."""
+        # Occlusion inputs first: preparing them (one encoder pass) also serves the main call.
+        occlusions = [self._occlusions(s) for s in samples] if explain else []
         proba = self.model.predict_proba(samples)
+        evidence = [self._explain(p, *o) for p, o in zip(proba, occlusions, strict=False)]
         return [
-            self._prediction(s, p, self._explain(s, p) if explain else [])
-            for s, p in zip(samples, proba, strict=True)
+            self._prediction(s, p, evidence[i] if explain else [])
+            for i, (s, p) in enumerate(zip(samples, proba, strict=True))
         ]
 
     def _prediction(self, s: Sample, p: np.ndarray, evidence: list[EvidenceSpan]) -> Prediction:
@@ -174,20 +177,33 @@ class Predictor:
             task=self.model.task,
         )
 
-    def _explain(self, s: Sample, p: np.ndarray) -> list[EvidenceSpan]:
-        """Occlusion over the selected sentences: how much the predicted class's probability
-        drops when one sentence is left out. One batched model call for all sentences."""
+    def _occlusions(self, s: Sample) -> tuple[list[Span], list[Sample]]:
+        """The selected sentences and the inputs that leave each out in turn (row 0: all of
+        them, the reference), after telling the model so it can prepare them cheaply."""
         max_tokens = int(getattr(self.model, "max_tokens", 400))
         spans = select_sentences(s.text, s.gene, s.variation, max_tokens=max_tokens)
         spans = spans[: self.max_explained_sentences]
         if not spans:
-            return []
-        top = int(p.argmax())
-        # Row 0 is the selected text itself, the reference the occluded rows are compared with.
+            return [], []
+        local, pos = [], 0  # where each span lies in the joined text
+        for x in spans:
+            local.append((pos, pos + len(x.text)))
+            pos += len(x.text) + 1
+        self.model.prepare_occlusion(" ".join(x.text for x in spans), local)
         variants = [
             replace(s, text=" ".join(x.text for j, x in enumerate(spans) if j != i))
             for i in range(-1, len(spans))
         ]
+        return spans, variants
+
+    def _explain(
+        self, p: np.ndarray, spans: list[Span], variants: list[Sample]
+    ) -> list[EvidenceSpan]:
+        """Occlusion: how much the predicted class's probability drops when one sentence is
+        left out. One batched model call for all sentences."""
+        if not spans:
+            return []
+        top = int(p.argmax())
         scores = self.model.predict_proba(variants)[:, top]
         return [
             EvidenceSpan(x.text, x.start, x.end, round(float(scores[0] - q), 6))

@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     #: CIViC's public release location; ``{release}`` and ``{name}`` are filled in.
     civic_url: str = "https://civicdb.org/downloads/{release}/{release}-{name}.tsv"
     civic_release: str = "01-Aug-2021"
-    #: The model the service and ``predict`` use when no path is given.
+    #: The model ``train`` builds by default, and whose directory the service uses.
+    default_model: str = "ensemble"
+    #: The model the service and ``predict`` use (default: the default model in the data home).
     model_dir: Path | None = None
     #: SQLAlchemy URL of the prediction history; default: SQLite file in the data home.
     database_url: str | None = None
@@ -45,7 +47,7 @@ class Settings(BaseSettings):
 
     @property
     def default_model_dir(self) -> Path:
-        return self.model_dir or self.models_dir / "clinical-significance-cnn"
+        return self.model_dir or self.models_dir / f"clinical-significance-{self.default_model}"
 
     @property
     def resolved_database_url(self) -> str:

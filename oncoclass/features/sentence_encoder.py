@@ -56,6 +56,41 @@ class SentenceEncoder:
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=1).numpy()
 
+    @torch.inference_mode()
+    def prime_occlusions(self, text: str, spans: Sequence[tuple[int, int]]) -> list[str]:
+        """Embed ``text`` and, from the same single pass, each text with one span left out.
+
+        Occlusion explanations need the embedding of the text without each of its sentences:
+        n more transformer passes. Here the left-out sentence's tokens are dropped from the mean
+        pooling instead (the other tokens keep the context they saw), one pass in all. The
+        results go into the cache under the occluded texts (spans joined by a space, as the
+        Predictor builds them), so that the model's own ``encode`` call finds them; returns
+        those texts.
+        """
+        enc = self.tokenizer(
+            [text],
+            truncation=True,
+            max_length=self.max_length,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
+        offsets = enc.pop("offset_mapping")[0]  # (T, 2) char offsets
+        hidden = self.model(**enc).last_hidden_state[0]  # (T, 384)
+        real = offsets[:, 1] > offsets[:, 0]  # not [CLS]/[SEP]
+
+        def pooled(keep: torch.Tensor) -> np.ndarray:
+            return torch.nn.functional.normalize(hidden[keep].mean(0), dim=0).numpy()
+
+        texts, vectors = [text], [pooled(torch.ones_like(real))]
+        for start, end in spans:
+            inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+            texts.append(" ".join(text[s:e] for s, e in spans if (s, e) != (start, end)))
+            vectors.append(pooled(~inside))
+        with self._lock:
+            for t, v in zip(texts, vectors, strict=True):
+                self._cache[hashlib.sha1(t.encode()).hexdigest()] = v
+        return texts
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings (n, 384), float32; an empty text gets a zero vector."""
         keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]

@@ -103,6 +103,12 @@ class Classifier(ABC):
             return np.zeros((0, len(self.classes_)))
         return self.calibrator_.transform(self._logits(samples))
 
+    def prepare_occlusion(  # noqa: B027 (an optional hook, not an abstract method)
+        self, text: str, spans: Sequence[tuple[int, int]]
+    ) -> None:
+        """A hint before explaining ``text`` by leaving out each span in turn: a model may
+        precompute what makes those predictions cheap. Nothing to do by default."""
+
     def predict(self, samples: Sequence[Sample]) -> list[str]:
         return [self.classes_[i] for i in self.predict_proba(samples).argmax(axis=1)]
 

@@ -55,3 +55,7 @@ class EncoderClassifier(NeuralClassifier):
 
     def _text_branch(self) -> tuple[nn.Module, int]:
         return EmbeddingProjection(DIM, self.proj_dim, self.dropout), self.proj_dim
+
+    def prepare_occlusion(self, text: str, spans: Sequence[tuple[int, int]]) -> None:
+        # One encoder pass for all occluded texts instead of one each (see prime_occlusions).
+        get_sentence_encoder().prime_occlusions(text, spans)

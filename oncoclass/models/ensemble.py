@@ -1,9 +1,10 @@
 """``ensemble``: the calibrated geometric mean of several models.
 
-The members see the same text differently (TF-IDF n-grams, a CNN over word embeddings, a
-pre-trained sentence encoder), so their errors are partly independent and averaging their
-log-probabilities lowers the log loss; one more calibration on the validation data keeps the
-result honest about its confidence.
+The members see the same text differently (TF-IDF n-grams with logistic regression; a CNN over
+word embeddings beside a pre-trained sentence encoder), so their errors are partly independent
+and averaging their log-probabilities lowers the log loss; one more calibration on the
+validation data keeps the result honest about its confidence. The default model of
+``make run``: on CIViC it is the best of the registry (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class EnsembleClassifier(Classifier):
     def __init__(
         self,
         *,
-        members: Sequence[str] = ("baseline", "cnn", "encoder"),
+        members: Sequence[str] = ("baseline", "multimodal"),
         member_params: dict[str, dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -56,6 +57,10 @@ class EnsembleClassifier(Classifier):
             p[:, cols] = m.predict_proba(samples)
             logs.append(np.log(np.clip(p, 1e-9, 1.0)))
         return np.mean(logs, axis=0)
+
+    def prepare_occlusion(self, text: str, spans: Sequence[tuple[int, int]]) -> None:
+        for m in self.members_:
+            m.prepare_occlusion(text, spans)
 
     def _save(self, directory: Path) -> None:
         for i, m in enumerate(self.members_):

@@ -5,8 +5,8 @@
     concat             -> (B, F * widths + proj) -> FusionNet with the genomic branch
 
 The CNN learns the task's own vocabulary (drug names, "resistance", "survival"); the
-pre-trained encoder brings what it learned about sentences from a billion pairs. The default
-model of ``make run``.
+pre-trained encoder brings what it learned about sentences from a billion pairs. With the
+``baseline`` it makes up the default ``ensemble``.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ class MultiModalClassifier(CNNClassifier):
             for s in samples
         ]
         return {**super()._text_arrays(samples), "embedding": get_sentence_encoder().encode(texts)}
+
+    def prepare_occlusion(self, text: str, spans: Sequence[tuple[int, int]]) -> None:
+        # One encoder pass for all occluded texts instead of one each (see prime_occlusions).
+        get_sentence_encoder().prime_occlusions(text, spans)
 
     def _text_branch(self) -> tuple[nn.Module, int]:
         cnn, cnn_dim = super()._text_branch()
