@@ -135,6 +135,9 @@ class ModelResult:
     fold_metrics: list[Metrics]
     fit_seconds: float
     predict_seconds: float
+    #: Out-of-fold probabilities (n, len(classes)) in the order of the split's test samples.
+    oof_proba: np.ndarray | None = None
+    classes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -220,6 +223,8 @@ def evaluate(
         fold_metrics,
         fit_s,
         predict_s,
+        oof,
+        classes,
     )
 
 
@@ -374,6 +379,26 @@ def machine_info() -> dict[str, Any]:
         "oncoclass": __version__,
         "command": "python -m benchmarks " + " ".join(sys.argv[1:]),
     }
+
+
+def write_oof(
+    out_dir: Path, name: str, results: Sequence[ModelResult], splits: Sequence[Split]
+) -> Path:
+    """``<out_dir>/<name>-oof.npz``: every model's out-of-fold probabilities, the true labels,
+    the sample ids and the fold of each sample, for analyses (ensembles, decision rules)
+    without re-training."""
+    n = sum(len(s.test) for s in splits)
+    ids, labels, folds = [""] * n, [""] * n, np.zeros(n, dtype=int)
+    for fold, split in enumerate(splits):
+        for j, sample in zip(split.test_idx, split.test, strict=True):
+            ids[j], labels[j], folds[j] = sample.id, str(sample.label), fold
+    arrays = {f"proba:{r.model}": r.oof_proba for r in results if r.oof_proba is not None}
+    classes = {f"classes:{r.model}": np.array(r.classes) for r in results}
+    path = out_dir / f"{name}-oof.npz"
+    np.savez_compressed(
+        path, ids=np.array(ids), y_true=np.array(labels), folds=folds, **arrays, **classes
+    )
+    return path
 
 
 def write_json(out_dir: Path, name: str, payload: dict[str, Any]) -> Path:

@@ -28,6 +28,7 @@ from benchmarks.harness import (
     out,
     targets_grid,
     write_json,
+    write_oof,
 )
 from oncoclass.data import load_civic, load_mskcc_stage1, load_mskcc_train
 from oncoclass.data.records import Sample
@@ -98,6 +99,7 @@ def run_models(
             **(extra or {}),
         }
         write_json(out_dir, benchmark, payload)
+        write_oof(out_dir, benchmark, results, splits)
     out.print(metrics_grid(title, payload["results"], targets).rich())
     if payload.get("targets"):
         out.print(targets_grid(payload["targets"], TARGETS_TITLE).rich())

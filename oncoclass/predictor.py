@@ -146,15 +146,20 @@ class Predictor:
     def predict_samples(
         self, samples: Sequence[Sample], *, explain: bool = False
     ) -> list[Prediction]:
-        """Score many samples in one pass (the batch path); explanations are per sample."""
-        # Occlusion inputs first: preparing them (one encoder pass) also serves the main call.
+        """Score many samples in one model call (the batch path). With ``explain``, the
+        occluded variants of every sample ride along in that same call."""
         occlusions = [self._occlusions(s) for s in samples] if explain else []
-        proba = self.model.predict_proba(samples)
-        evidence = [self._explain(p, *o) for p, o in zip(proba, occlusions, strict=False)]
-        return [
-            self._prediction(s, p, evidence[i] if explain else [])
-            for i, (s, p) in enumerate(zip(samples, proba, strict=True))
-        ]
+        rows = list(samples) + [v for _, variants in occlusions for v in variants]
+        proba = self.model.predict_proba(rows)
+        out, offset = [], len(samples)
+        for i, s in enumerate(samples):
+            evidence: list[EvidenceSpan] = []
+            if explain and occlusions[i][0]:
+                spans, variants = occlusions[i]
+                evidence = self._explain(proba[i], spans, proba[offset : offset + len(variants)])
+                offset += len(variants)
+            out.append(self._prediction(s, proba[i], evidence))
+        return out
 
     def _prediction(self, s: Sample, p: np.ndarray, evidence: list[EvidenceSpan]) -> Prediction:
         top = int(p.argmax())
@@ -196,15 +201,13 @@ class Predictor:
         ]
         return spans, variants
 
-    def _explain(
-        self, p: np.ndarray, spans: list[Span], variants: list[Sample]
-    ) -> list[EvidenceSpan]:
+    @staticmethod
+    def _explain(p: np.ndarray, spans: list[Span], occluded: np.ndarray) -> list[EvidenceSpan]:
         """Occlusion: how much the predicted class's probability drops when one sentence is
-        left out. One batched model call for all sentences."""
-        if not spans:
-            return []
+        left out (``occluded`` row 0: all selected sentences, the reference; row i: all but
+        sentence i)."""
         top = int(p.argmax())
-        scores = self.model.predict_proba(variants)[:, top]
+        scores = occluded[:, top]
         return [
             EvidenceSpan(x.text, x.start, x.end, round(float(scores[0] - q), 6))
             for x, q in zip(spans, scores[1:], strict=True)

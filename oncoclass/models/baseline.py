@@ -8,6 +8,7 @@ ColumnTransformer, whose fixed cost (~50 ms a call) would dominate single predic
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from oncoclass.data.records import Sample
 from oncoclass.features.genomic import gene_key, parsed, variation_key
@@ -26,6 +27,12 @@ from oncoclass.features.variation import FEATURE_NAMES
 from oncoclass.models.base import Classifier, register
 
 PIPELINE_FILE = "model.joblib"
+
+
+@lru_cache(maxsize=1)
+def _threadpools() -> ThreadpoolController:
+    """Found once: looking up the loaded BLAS libraries costs ~5 ms, too much per request."""
+    return ThreadpoolController()
 
 
 def _columns(samples: Sequence[Sample], max_tokens: int) -> dict[str, list]:
@@ -97,12 +104,12 @@ class BaselineClassifier(Classifier):
         )
         # One BLAS thread: lbfgs on sparse features gains nothing from more, and on a small
         # machine shared with a server (or other fits) more threads are 4x slower.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _threadpools().limit(limits=1, user_api="blas"):
             self.clf_.fit(x, self.encode_labels(train))
 
     def _logits(self, samples: Sequence[Sample]) -> np.ndarray:
         # Log-probabilities in the global class order (a class absent from training gets -30).
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _threadpools().limit(limits=1, user_api="blas"):
             logp = self.clf_.predict_log_proba(self._features(samples))
         out = np.full((len(samples), len(self.classes_)), -30.0)
         out[:, self.clf_.classes_] = logp
