@@ -9,6 +9,7 @@ Names: ``quality-civic``, ``quality-mskcc``, ``quality-mskcc-text --text DIR``, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -51,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--no-http", action="store_true", help="speed: skip the HTTP part.")
+    parser.add_argument(
+        "--train-repeats",
+        type=int,
+        default=None,
+        help="speed: training runs per model (default 3, --quick 1).",
+    )
     return parser.parse_args(argv)
 
 
@@ -90,7 +97,9 @@ def run(args: argparse.Namespace) -> None:
 
         cfg = SpeedConfig.quick() if args.quick else SpeedConfig()
         if args.no_http:
-            cfg = SpeedConfig(**{**cfg.__dict__, "http": False})
+            cfg = dataclasses.replace(cfg, http=False)
+        if args.train_repeats:
+            cfg = dataclasses.replace(cfg, train_repeats=args.train_repeats)
         speed(civic, mskcc, cfg=cfg, **common)
     if args.name == "markdown":
         from benchmarks.markdown import results_markdown

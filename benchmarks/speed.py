@@ -73,6 +73,9 @@ class SpeedConfig:
     inference: bool = True
     #: Also measure a child that only imports everything and loads the data.
     memory_floor: bool = True
+    #: No further training run of a model once its runs took this long (at least one runs).
+    train_budget_s: float = 600.0
+    inference_repeats: int = 20
 
     @classmethod
     def quick(cls) -> SpeedConfig:
@@ -85,6 +88,7 @@ class SpeedConfig:
             samples_per_size=32,
             train_limit=300,
             epochs=1,
+            inference_repeats=5,
         )
 
 
@@ -214,6 +218,8 @@ def train_models(
             console.log(
                 f"speed: trained {name} in {report['train_seconds']:.1f} s (peak {rss:.0f} MiB)"
             )
+            if sum(r["wall_s"] for r in runs) > cfg.train_budget_s:
+                break
         rows.append(
             {
                 "model": name,
@@ -401,7 +407,7 @@ def inference_comparison(
     if net is None or not hasattr(model, "_arrays"):
         return None
     net.eval()
-    repeats = 5 if cfg.train_repeats == 1 else 20
+    repeats = cfg.inference_repeats
     rows = []
     for size in (1, 32, 128):
         part = list(samples[:size])

@@ -108,7 +108,11 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, server: str) -> Iterator[Page]:
     """A fresh 1366x768 tab on the page; fails the test on any script error."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    # bypass_csp: Playwright's wait_for_function polls by evaluating strings, which the page's
+    # strict Content-Security-Policy (checked in test_page.py) rightly forbids.
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 768}, accept_downloads=True, bypass_csp=True
+    )
     context.set_default_timeout(TIMEOUT_MS)
     # Only the app itself may be contacted: anything else (a CDN) is refused and recorded.
     foreign: list[str] = []
