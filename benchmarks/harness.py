@@ -8,6 +8,7 @@ the same grouped validation part) and scored on exactly the same held-out sample
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -15,7 +16,7 @@ import platform
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -395,9 +396,10 @@ def write_oof(
     arrays = {f"proba:{r.model}": r.oof_proba for r in results if r.oof_proba is not None}
     classes = {f"classes:{r.model}": np.array(r.classes) for r in results}
     path = out_dir / f"{name}-oof.npz"
-    np.savez_compressed(
-        path, ids=np.array(ids), y_true=np.array(labels), folds=folds, **arrays, **classes
-    )
+    with _atomic(path) as tmp, tmp.open("wb") as handle:
+        np.savez_compressed(
+            handle, ids=np.array(ids), y_true=np.array(labels), folds=folds, **arrays, **classes
+        )
     return path
 
 
@@ -405,12 +407,27 @@ def write_json(out_dir: Path, name: str, payload: dict[str, Any]) -> Path:
     """``<out_dir>/<name>.json`` with the machine description added."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.json"
-    path.write_text(
-        json.dumps(
-            {"benchmark": name, "machine": machine_info(), **payload}, indent=1, default=_jsonable
+    with _atomic(path) as tmp:
+        tmp.write_text(
+            json.dumps(
+                {"benchmark": name, "machine": machine_info(), **payload},
+                indent=1,
+                default=_jsonable,
+            )
         )
-    )
     return path
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it when the block ends without error,
+    so that a reader (or a run stopped half-way) never sees a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -421,10 +438,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def timed(fn: Callable[[], Any]) -> float:
-    """Seconds one call of ``fn`` takes."""
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start

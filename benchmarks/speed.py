@@ -22,6 +22,7 @@ embeddings by text, and a cache hit would flatter the encoder). Warm-up calls us
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -44,6 +45,7 @@ from oncoclass.data import load_civic
 from oncoclass.data.mskcc import read_texts, read_variants
 from oncoclass.data.records import Sample
 from oncoclass.errors import InvalidInputError
+from oncoclass.features.text import select_text
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT_LENGTHS = (1_000, 10_000, 100_000)
@@ -496,6 +498,93 @@ def _onnx_runtime(net: Any, batch: dict[str, Any], repeats: int) -> dict[str, An
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
+def encoder_comparison(texts: Sequence[str], cfg: SpeedConfig) -> dict[str, Any]:
+    """The frozen sentence encoder (all-MiniLM-L6-v2), which dominates the encoder-based
+    models' cost: eager PyTorch vs dynamic int8 quantisation vs ONNX Runtime, on real texts
+    tokenised as the encoder does; ``min_cosine`` is the worst cosine similarity between a
+    back-end's pooled embedding and the eager one (1.0 = the same embedding)."""
+    from oncoclass.features.sentence_encoder import get_sentence_encoder
+
+    encoder = get_sentence_encoder()
+    model = encoder.model.eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    eager = Hidden(model).eval()
+    backends: dict[str, Callable[[dict[str, torch.Tensor]], np.ndarray]] = {
+        "eager": lambda enc: eager(enc["input_ids"], enc["attention_mask"]).numpy(),
+    }
+    errors: dict[str, str] = {}
+    try:
+        int8 = torch.ao.quantization.quantize_dynamic(
+            Hidden(copy.deepcopy(model)).eval(), {torch.nn.Linear}, dtype=torch.qint8
+        )
+        backends["int8"] = lambda enc: int8(enc["input_ids"], enc["attention_mask"]).numpy()
+    except Exception as exc:  # a back-end that does not work here is a finding, not a crash
+        errors["int8"] = f"{type(exc).__name__}: {exc}"[:300]
+    tmp = Path(tempfile.mkdtemp(prefix="oncoclass-onnx-"))
+    try:
+        import onnxruntime as ort
+
+        sample = encoder.tokenizer(list(texts[:2]), padding=True, return_tensors="pt")
+        axes = {0: "batch", 1: "length"}
+        torch.onnx.export(
+            eager,
+            (sample["input_ids"], sample["attention_mask"]),
+            str(tmp / "encoder.onnx"),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["hidden"],
+            dynamo=False,
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "hidden": axes},
+        )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(
+            str(tmp / "encoder.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        backends["onnxruntime"] = lambda enc: session.run(
+            None,
+            {
+                "input_ids": enc["input_ids"].numpy(),
+                "attention_mask": enc["attention_mask"].numpy(),
+            },
+        )[0]
+    except Exception as exc:
+        errors["onnxruntime"] = f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    rows = []
+    with torch.inference_mode():
+        for size in (1, 32):
+            enc = encoder.tokenizer(
+                list(texts[:size]),
+                padding=True,
+                truncation=True,
+                max_length=encoder.max_length,
+                return_tensors="pt",
+            )
+            mask = enc["attention_mask"].unsqueeze(-1).numpy()
+            pooled = {}
+            row: dict[str, Any] = {"batch": size, "tokens": int(enc["attention_mask"].sum())}
+            for name, run in backends.items():
+                hidden = run(enc)
+                vec = (hidden * mask).sum(1) / mask.sum(1)
+                pooled[name] = vec / np.linalg.norm(vec, axis=1, keepdims=True)
+                row[f"{name}_ms"] = _median(lambda r=run, e=enc: r(e), cfg.inference_repeats) * 1000
+            for name, vec in pooled.items():
+                if name != "eager":
+                    row[f"{name}_min_cosine"] = float((vec * pooled["eager"]).sum(1).min())
+            rows.append(row)
+    return {"rows": rows, "errors": errors, "max_length": encoder.max_length}
+
+
 def _median(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
     """Median seconds of ``repeats`` calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
@@ -533,7 +622,7 @@ def speed(
             field="models",
         )
     models_dir = models_dir or out_dir / "models"
-    default = get_settings().default_model_dir.name.removeprefix("clinical-significance-")
+    default = get_settings().default_model
     payload: dict[str, Any] = {
         "quick": quick,
         "config": cfg.__dict__,
@@ -568,6 +657,9 @@ def speed(
             comparison = inference_comparison(models_dir / name, pool.take(128), cfg)
             if comparison is not None:
                 payload["inference"][name] = comparison
+        payload["sentence_encoder"] = encoder_comparison(
+            [select_text(s.text, s.gene, s.variation, max_tokens=200) for s in pool.take(32)], cfg
+        )
         save()
     payload["targets"] = speed_targets(payload)
     save()
@@ -731,6 +823,25 @@ def speed_grids(payload: dict[str, Any]) -> list[Grid]:
                     f"{r['eager_ms']:.2f}",
                     f"{r['torchscript_ms']:.2f}",
                     ort,
+                ]
+            )
+        grids.append(grid)
+
+    encoder = payload.get("sentence_encoder")
+    if encoder:
+        names = [k.removesuffix("_ms") for k in encoder["rows"][0] if k.endswith("_ms")]
+        grid = Grid(
+            "the sentence encoder (all-MiniLM-L6-v2, max_length "
+            f"{encoder['max_length']}): ms per batch, median; worst cosine to eager",
+            ["batch", "tokens", *names, *(f"{n} cosine" for n in names if n != "eager")],
+        )
+        for r in encoder["rows"]:
+            grid.rows.append(
+                [
+                    str(r["batch"]),
+                    str(r["tokens"]),
+                    *(f"{r[n + '_ms']:.1f}" for n in names),
+                    *(f"{r[n + '_min_cosine']:.4f}" for n in names if n != "eager"),
                 ]
             )
         grids.append(grid)
