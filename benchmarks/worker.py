@@ -101,6 +101,9 @@ def main() -> None:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--home", required=True)
     args = parser.parse_args()
+    from oncoclass.settings import configure_runtime
+
+    configure_runtime()  # the threads `oncoclass train` and `oncoclass serve` use
     {"train": train, "idle": idle, "serve": serve}[args.command](args)
 
 
