@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -193,8 +194,10 @@ def _truncate(span: Span, max_tokens: int) -> Span:
     return Span(span.start, span.start + end, span.text[:end])
 
 
+@lru_cache(maxsize=256)
 def select_text(text: str, gene: str, variation: str, max_tokens: int = 400) -> str:
-    """``select_sentences`` joined into one string."""
+    """``select_sentences`` joined into one string; cached, because every member of an
+    ensemble selects from the same (up to 100k-character) text."""
     return " ".join(s.text for s in select_sentences(text, gene, variation, max_tokens))
 
 

@@ -40,15 +40,15 @@ class DualText(nn.Module):
 class MultiModalClassifier(CNNClassifier):
     name = "multimodal"
 
-    def __init__(self, *, proj_dim: int = 128, encoder_tokens: int = 200, **kwargs: Any) -> None:
+    def __init__(self, *, proj_dim: int = 128, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.proj_dim = proj_dim
-        self.encoder_tokens = encoder_tokens
 
     def _text_arrays(self, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
+        # The same selection as the CNN's (the encoder reads its first 256 word pieces), so
+        # that the one-pass occlusion embeddings of the Predictor are found in the cache.
         texts = [
-            select_text(s.text, s.gene, s.variation, max_tokens=self.encoder_tokens)
-            for s in samples
+            select_text(s.text, s.gene, s.variation, max_tokens=self.max_tokens) for s in samples
         ]
         return {**super()._text_arrays(samples), "embedding": get_sentence_encoder().encode(texts)}
 
