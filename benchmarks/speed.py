@@ -120,19 +120,12 @@ class SamplePool:
         return out
 
 
-def encoder_loaded() -> bool:
-    """Whether this process has loaded the sentence encoder (a model under test uses it)."""
-    from oncoclass.features.sentence_encoder import get_sentence_encoder
-
-    return get_sentence_encoder.cache_info().currsize > 0
-
-
 def clear_encoder_cache() -> None:
     """Forget the sentence encoder's cached embeddings (if it was loaded at all)."""
-    from oncoclass.features.sentence_encoder import get_sentence_encoder
+    from oncoclass.features.sentence_encoder import encoder_loaded, get_sentence_encoder
 
     if encoder_loaded():
-        get_sentence_encoder()._cache.clear()
+        get_sentence_encoder().cache_clear()
 
 
 # ---- long texts ----------------------------------------------------------------------------------
@@ -664,6 +657,8 @@ def speed(
             comparison = inference_comparison(models_dir / name, pool.take(128), cfg)
             if comparison is not None:
                 payload["inference"][name] = comparison
+        from oncoclass.features.sentence_encoder import encoder_loaded
+
         if encoder_loaded():  # some model under test uses the sentence encoder
             texts = [
                 select_text(s.text, s.gene, s.variation, max_tokens=200) for s in pool.take(32)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from oncoclass.data.tasks import CLINICAL_SIGNIFICANCE, TASKS
 from oncoclass.errors import OncoClassError
@@ -48,8 +48,9 @@ DataOpt = Annotated[
 SeedOpt = Annotated[int, typer.Option(help="Random seed (training is reproducible with it).")]
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+def _fail(exc: Exception) -> NoReturn:
+    # The message may quote user input: printed as text, never interpreted as rich markup.
+    console.print(Text("error: ", style="bold red") + Text(str(exc)))
     raise typer.Exit(code=2)
 
 
@@ -135,12 +136,11 @@ def train(
     try:
         samples = workflows.load_task_samples(task, data, min_support=min_support, text=text)
         console.print(f"{len(samples):,} samples for {task}")
-        metrics = None
+        result = None
         if cv:
             result = workflows.evaluate(task, model, samples, folds=cv, seed=seed, **params)
             _print_metrics(result, f"{model} on {task}: {cv}-fold grouped cross-validation")
-            metrics = {"protocol": f"{cv}-fold grouped cross-validation", **result.to_dict()}
-        workflows.train(task, model, samples, output, seed=seed, metrics=metrics, **params)
+        workflows.train(task, model, samples, output, seed=seed, cv=result, **params)
     except OncoClassError as exc:
         _fail(exc)
     out.print(f"model saved to {output}")
@@ -204,48 +204,72 @@ def predict(
     disease: Annotated[str, typer.Option(help="Disease context.")] = "",
     drugs: Annotated[list[str] | None, typer.Option("--drug", help="A drug (repeatable).")] = None,
     model_dir: Annotated[Path | None, typer.Option(help="Trained model directory.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The API's JSON answer (same schema).")
+    ] = False,
 ) -> None:
-    """Classify one variant and print the class, its probability and the full distribution."""
-    from oncoclass.predictor import Predictor
+    """Classify one variant: the class, every class's probability, the prediction set, the
+    warnings, the sentences that drove it and what CIViC says about the variant."""
+    from pydantic import ValidationError
+
+    from oncoclass.schemas import PredictionCreate
+    from oncoclass.service import OncoClassService
 
     settings = get_settings()
+    if model_dir is not None:
+        settings = settings.model_copy(update={"model_dir": model_dir})
     try:
         if text_file is not None:
             text = text_file.read_text(encoding="utf-8", errors="replace")
-        predictor = Predictor.load(
-            model_dir or settings.default_model_dir,
-            max_text_chars=settings.max_text_chars,
-            low_confidence=settings.low_confidence,
+        request = PredictionCreate(
+            gene=gene, variation=variation, text=text, disease=disease, drugs=drugs or []
         )
-        result = predictor.predict(gene, variation, text, disease, drugs or [])
+        service = OncoClassService.start(settings, history=False)
+        result = service.predict(request, store=False)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        _fail(OncoClassError(f"--{error['loc'][0]}: {error['msg']}"))
     except (OncoClassError, OSError) as exc:
         _fail(exc)
     if as_json:
-        json.dump(result.to_dict(), sys.stdout, indent=1, default=str)
-        sys.stdout.write("\n")
+        sys.stdout.write(result.model_dump_json(indent=1) + "\n")
         return
-    out.print(
-        f"[bold]{gene} {variation}[/]: [bold green]{result.name}[/] "
-        f"(p = {result.probability:.3f})  model {result.model_name} {result.model_version}"
-    )
-    flags = [
-        f
-        for f, on in [
-            ("gene never seen in training", result.unknown_gene),
-            ("variation never seen in training", result.unknown_variation),
-            ("low confidence", result.low_confidence),
-        ]
-        if on
-    ]
-    if flags:
-        out.print("[yellow]flags:[/] " + "; ".join(flags))
+    show_prediction(result)
+
+
+def show_prediction(result) -> None:  # noqa: ANN001 (PredictionPublic; imported lazily)
+    """A prediction for people: user-given strings are shown as plain text, never as markup."""
+    from rich.text import Text
+
+    head = Text()
+    head.append(f"{result.gene} {result.variation}", style="bold")
+    head.append(": ")
+    head.append(result.name, style="bold green")
+    head.append(f" (p = {result.probability:.3f})   model {result.model.name} ")
+    head.append(result.model.version)
+    out.print(head)
+    sets = result.prediction_set
+    if sets.coverage is not None:
+        out.print(Text(f"cannot be ruled out ({sets.coverage:.0%} prediction set): ")
+                  + Text(" | ".join(sets.names), style="cyan"))  # fmt: skip
+    for w in result.warnings:
+        style = "yellow" if w.severity == "warning" else "dim"
+        out.print(Text(f"{w.severity}: ", style=style) + Text(w.message))
     table = Table("class", "probability", "")
     for c in sorted(result.probabilities, key=lambda c: -c.probability):
-        table.add_row(c.name, f"{c.probability:.3f}", "█" * round(c.probability * 30))
+        table.add_row(Text(c.name), f"{c.probability:.3f}", "█" * round(c.probability * 30))
     out.print(table)
     for span in sorted(result.evidence, key=lambda e: -e.weight)[:3]:
-        out.print(f"  [dim]{span.weight:+.3f}[/] {span.text[:160]}")
+        out.print(Text(f"  {span.weight:+.3f} ", style="dim") + Text(span.text[:160]))
+    kb = result.knowledge
+    if kb is not None:
+        out.print(Text(f"CIViC: {kb.match} match, {kb.total} evidence item(s)", style="bold"))
+        for item in kb.items[:5]:
+            therapies = ", ".join(item.therapies) or "-"
+            out.print(
+                Text(f"  {item.evidence_level} {item.evidence_type}: {item.clinical_significance}"
+                     f" | {item.disease} | {therapies} | EID{item.evidence_id}")
+            )  # fmt: skip
 
 
 # ---- serve / run -----------------------------------------------------------------------------

@@ -59,5 +59,26 @@ class ModelNotFoundError(OncoClassError, FileNotFoundError):
     """No trained model at the given path."""
 
 
+class CorruptModelError(DataError):
+    """A model directory that is there but cannot be trusted or read: a missing, truncated or
+    altered file (checksums in ``model.json``), or a card that is not one. Names the file."""
+
+
 class ModelNotFittedError(OncoClassError, RuntimeError):
     """A model used before ``fit``."""
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """More rows, bytes or work than the service accepts at once."""
+
+
+class ModelUnavailableError(OncoClassError):
+    """No model is loaded (none trained yet, or it failed to load)."""
+
+
+class NotFoundError(OncoClassError, LookupError):
+    """A resource that does not exist, e.g. an unknown prediction id."""
+
+
+class UnsupportedMediaTypeError(OncoClassError):
+    """A body in a format the service does not read."""

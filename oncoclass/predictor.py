@@ -1,14 +1,26 @@
-"""The one Predictor shared by the CLI, the API and batch scoring.
+"""The one Predictor behind the service: a trained model directory turned into answers.
 
-A Predictor wraps a trained model directory: it parses the variation, selects the evidence
-sentences, scores the classes with calibrated probabilities, explains the prediction by
-occlusion over the selected sentences, and flags unknown genes/variations and low confidence.
+A Predictor parses the variation, selects the evidence sentences, scores every class with a
+calibrated probability, explains the answer by occlusion over the selected sentences, and says
+when not to trust it:
+
+* the **prediction set**: every class that cannot be ruled out at the model's stated coverage
+  (split-conformal, :mod:`oncoclass.training.conformal`);
+* a **margin** warning when the top two classes are close;
+* a **text-variant** warning when the text names neither the gene nor the variation;
+* a **novelty** score and warning for evidence unlike the classes the model knows
+  (:mod:`oncoclass.models.novelty`);
+* unknown gene / variation flags.
+
+The same input always gets the same answer, whatever was asked before and in whatever batch:
+the models are batch-invariant, the sentence encoder caches only true embeddings, and an
+explanation never changes the probabilities it explains.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +29,12 @@ import numpy as np
 from oncoclass.data.records import Sample
 from oncoclass.data.tasks import get_task
 from oncoclass.errors import InvalidInputError
-from oncoclass.features.text import Span, select_sentences
+from oncoclass.features.text import Mentions, Span, find_mentions, select_sentences
 from oncoclass.features.variation import ParsedVariation, parse_variation
 from oncoclass.models import Classifier, load_model
+
+#: Below this gap between the two most probable classes the answer is flagged as close.
+DEFAULT_MIN_MARGIN = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +59,58 @@ class EvidenceSpan:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerWarning:
+    """Something the reader must know before trusting the answer, in plain words."""
+
+    code: str
+    message: str
+    #: "warning": read before trusting the answer; "info": worth knowing.
+    severity: str = "warning"
+
+
+#: Warning codes, in the order they are shown.
+WARNING_CODES: tuple[str, ...] = (
+    "text_off_topic",
+    "out_of_distribution",
+    "close_call",
+    "unknown_gene",
+    "unknown_variation",
+    "no_text",
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
     label: str
     name: str
     probability: float
     probabilities: list[ClassProbability]
+    #: Labels of the classes that cannot be ruled out at ``set_coverage`` (the top class first).
+    prediction_set: list[str]
+    #: The stated coverage of the set (None: the model has no calibrated sets).
+    set_coverage: float | None
+    #: Probability of the top class minus that of the second.
+    margin: float
+    #: The coarse level: CIViC's evidence type ("Predictive"), the MSKCC effect.
+    group: ClassProbability
+    group_probabilities: list[ClassProbability]
+    #: How unlike the known classes the input looks, in [0, 1] (None: no detector).
+    novelty: float | None
+    novelty_threshold: float | None
+    #: Whether the text names the gene / the variation (None: no text).
+    mentions: Mentions | None
     variation: ParsedVariation
+    warnings: list[AnswerWarning] = field(default_factory=list)
     evidence: list[EvidenceSpan] = field(default_factory=list)
     unknown_gene: bool = False
     unknown_variation: bool = False
-    low_confidence: bool = False
     model_name: str = ""
     model_version: str = ""
     task: str = ""
+
+    @property
+    def warning_codes(self) -> list[str]:
+        return [w.code for w in self.warnings]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,12 +124,12 @@ class Predictor:
         model: Classifier,
         *,
         max_text_chars: int = 300_000,
-        low_confidence: float = 0.5,
+        min_margin: float = DEFAULT_MIN_MARGIN,
         max_explained_sentences: int = 24,
     ) -> None:
         self.model = model
         self.max_text_chars = max_text_chars
-        self.low_confidence = low_confidence
+        self.min_margin = min_margin
         self.max_explained_sentences = max_explained_sentences
         self.card = model.card()
         self.task = get_task(model.task)
@@ -99,6 +153,10 @@ class Predictor:
             ClassProbability(c, n, 0.0)
             for c, n in zip(self.model.classes_, self.model.class_names_, strict=True)
         ]
+
+    @property
+    def coverage(self) -> float | None:
+        return self.model.coverage if self.model.conformal_.fitted else None
 
     # ---- input -----------------------------------------------------------------------------------
     def make_sample(
@@ -146,66 +204,144 @@ class Predictor:
     def predict_samples(
         self, samples: Sequence[Sample], *, explain: bool = False
     ) -> list[Prediction]:
-        """Score many samples in one model call (the batch path). With ``explain``, the
-        occluded variants of every sample ride along in that same call."""
-        occlusions = [self._occlusions(s) for s in samples] if explain else []
-        rows = list(samples) + [v for _, variants in occlusions for v in variants]
-        proba = self.model.predict_proba(rows)
-        out, offset = [], len(samples)
+        """Score many samples in one model call (the batch path); an answer never depends on
+        the other samples of the call, nor on ``explain``."""
+        if not samples:
+            return []
+        proba = self.model.predict_proba(samples)
+        sets = self.model.predict_sets(proba)
+        novelty = self.model.novelty_score(samples)
+        out = []
         for i, s in enumerate(samples):
-            evidence: list[EvidenceSpan] = []
-            if explain and occlusions[i][0]:
-                spans, variants = occlusions[i]
-                evidence = self._explain(proba[i], spans, proba[offset : offset + len(variants)])
-                offset += len(variants)
-            out.append(self._prediction(s, proba[i], evidence))
+            evidence = self._explain(s, proba[i]) if explain else []
+            score = None if novelty is None else float(novelty[i])
+            out.append(self._prediction(s, proba[i], sets[i], score, evidence))
         return out
 
-    def _prediction(self, s: Sample, p: np.ndarray, evidence: list[EvidenceSpan]) -> Prediction:
-        top = int(p.argmax())
+    def _prediction(
+        self,
+        s: Sample,
+        p: np.ndarray,
+        in_set: np.ndarray,
+        novelty: float | None,
+        evidence: list[EvidenceSpan],
+    ) -> Prediction:
+        order = np.argsort(-p, kind="stable")
+        top = int(order[0])
+        classes, names = self.model.classes_, self.model.class_names_
+        margin = float(p[top] - (p[order[1]] if len(p) > 1 else 0.0))
         genomic = self.model.genomic_
+        mentions = find_mentions(s.text, s.gene, s.variation) if s.text.strip() else None
+        groups: dict[str, float] = {}
+        for c, q in zip(classes, p, strict=True):
+            group = self.task.group_of(c)
+            groups[group] = groups.get(group, 0.0) + float(q)
+        group_probabilities = [
+            ClassProbability(g, g, q) for g, q in sorted(groups.items(), key=lambda x: -x[1])
+        ]
+        unknown_gene = not genomic.known_gene(s.gene)
+        unknown_variation = not genomic.known_variation(s.gene, s.variation)
+        threshold = self.model.novelty_threshold
         return Prediction(
-            label=self.model.classes_[top],
-            name=self.model.class_names_[top],
+            label=classes[top],
+            name=names[top],
             probability=float(p[top]),
             probabilities=[
-                ClassProbability(c, n, float(q))
-                for c, n, q in zip(self.model.classes_, self.model.class_names_, p, strict=True)
+                ClassProbability(c, n, float(q)) for c, n, q in zip(classes, names, p, strict=True)
             ],
+            prediction_set=[classes[j] for j in order if in_set[j]],
+            set_coverage=self.coverage,
+            margin=margin,
+            group=group_probabilities[0],
+            group_probabilities=group_probabilities,
+            novelty=novelty,
+            novelty_threshold=threshold,
+            mentions=mentions,
             variation=parse_variation(s.variation, s.gene),
+            warnings=self._warnings(
+                s, margin, novelty, threshold, mentions, unknown_gene, unknown_variation
+            ),
             evidence=evidence,
-            unknown_gene=not genomic.known_gene(s.gene),
-            unknown_variation=not genomic.known_variation(s.gene, s.variation),
-            low_confidence=float(p[top]) < self.low_confidence,
+            unknown_gene=unknown_gene,
+            unknown_variation=unknown_variation,
             model_name=self.model_name,
             model_version=self.model_version,
             task=self.model.task,
         )
 
-    def _occlusions(self, s: Sample) -> tuple[list[Span], list[Sample]]:
-        """The selected sentences and the inputs that leave each out in turn (row 0: all of
-        them, the reference), after telling the model so it can prepare them cheaply."""
+    def _warnings(
+        self,
+        s: Sample,
+        margin: float,
+        novelty: float | None,
+        threshold: float | None,
+        mentions: Mentions | None,
+        unknown_gene: bool,
+        unknown_variation: bool,
+    ) -> list[AnswerWarning]:
+        warnings: list[AnswerWarning] = []
+        if mentions is not None and not mentions.either:
+            warnings.append(
+                AnswerWarning(
+                    "text_off_topic",
+                    f"The text never names {s.gene} or {s.variation}: it may be about "
+                    "another variant, and the answer describes that text, not this variant.",
+                )
+            )
+        if novelty is not None and threshold is not None and novelty >= threshold:
+            warnings.append(
+                AnswerWarning(
+                    "out_of_distribution",
+                    "This evidence is unlike the classes the model was trained on (it resembles "
+                    "rare or new kinds of evidence); the classes offered may not fit it.",
+                )
+            )
+        if margin < self.min_margin:
+            warnings.append(
+                AnswerWarning(
+                    "close_call",
+                    f"The two most likely classes are within {margin:.0%} of each other: "
+                    "the model cannot tell them apart here.",
+                )
+            )
+        if unknown_gene:
+            warnings.append(
+                AnswerWarning(
+                    "unknown_gene",
+                    f"{s.gene} was never seen in training; the answer rests on the text and on "
+                    "patterns learned from other genes.",
+                )
+            )
+        if unknown_variation:
+            warnings.append(
+                AnswerWarning(
+                    "unknown_variation",
+                    f"{s.variation} was not in the training data; the answer is extrapolated "
+                    "from its kind of change and position.",
+                    "info",
+                )
+            )
+        if not s.text.strip():
+            warnings.append(
+                AnswerWarning(
+                    "no_text",
+                    "No evidence text was given: the answer rests on the gene, the variation "
+                    "and the context alone.",
+                    "info",
+                )
+            )
+        return warnings
+
+    # ---- explanation -----------------------------------------------------------------------------
+    def _explain(self, s: Sample, p: np.ndarray) -> list[EvidenceSpan]:
+        """Occlusion over the selected sentences: how much the predicted class's probability
+        drops when one sentence is left out (relative to all selected sentences together)."""
         max_tokens = int(getattr(self.model, "max_tokens", 400))
-        spans = select_sentences(s.text, s.gene, s.variation, max_tokens=max_tokens)
+        spans: list[Span] = select_sentences(s.text, s.gene, s.variation, max_tokens=max_tokens)
         spans = spans[: self.max_explained_sentences]
         if not spans:
-            return [], []
-        local, pos = [], 0  # where each span lies in the joined text
-        for x in spans:
-            local.append((pos, pos + len(x.text)))
-            pos += len(x.text) + 1
-        self.model.prepare_occlusion(" ".join(x.text for x in spans), local)
-        variants = [
-            replace(s, text=" ".join(x.text for j, x in enumerate(spans) if j != i))
-            for i in range(-1, len(spans))
-        ]
-        return spans, variants
-
-    @staticmethod
-    def _explain(p: np.ndarray, spans: list[Span], occluded: np.ndarray) -> list[EvidenceSpan]:
-        """Occlusion: how much the predicted class's probability drops when one sentence is
-        left out (``occluded`` row 0: all selected sentences, the reference; row i: all but
-        sentence i)."""
+            return []
+        occluded = self.model.predict_proba_occluded(s, [x.text for x in spans])
         top = int(p.argmax())
         scores = occluded[:, top]
         return [

@@ -20,7 +20,9 @@ class Settings(BaseSettings):
     data_home: Path = Field(default_factory=_default_data_home)
     #: CIViC's public release location; ``{release}`` and ``{name}`` are filled in.
     civic_url: str = "https://civicdb.org/downloads/{release}/{release}-{name}.tsv"
-    civic_release: str = "01-Aug-2021"
+    #: The CIViC release ``data fetch civic`` gets: "latest" (the newest monthly release),
+    #: "nightly", or a date such as "01-Aug-2024".
+    civic_release: str = "latest"
     #: The model ``train`` builds by default, and whose directory the service uses.
     default_model: str = "ensemble"
     #: The model the service and ``predict`` use (default: the default model in the data home).
@@ -31,8 +33,8 @@ class Settings(BaseSettings):
     max_text_chars: int = 300_000
     #: Largest batch accepted by the API, in rows.
     max_batch_rows: int = 5_000
-    #: Below this top-class probability a prediction is flagged as low confidence.
-    low_confidence: float = 0.5
+    #: Below this gap between the two most likely classes an answer is flagged a close call.
+    min_margin: float = 0.2
     #: Intra-op threads per PyTorch call. One: the networks are small, a server runs many
     #: requests at once, and on a 2-core machine under load two spinning OpenMP threads make
     #: each tensor operation up to 50x slower than one thread does.

@@ -8,9 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from oncoclass.data.records import Sample
-from oncoclass.data.tasks import CLINICAL_SIGNIFICANCE, get_task
+from oncoclass.data.tasks import CLINICAL_SIGNIFICANCE, OTHER, get_task
 from oncoclass.errors import DataNotFoundError
-from oncoclass.evaluation import ValidationResult, cross_validate, split_validation, train_test
+from oncoclass.evaluation import (
+    ValidationResult,
+    align_proba,
+    cross_validate,
+    split_validation,
+    train_test,
+)
 from oncoclass.models import Classifier, create_model
 
 
@@ -23,7 +29,11 @@ def load_task_samples(
     split: str = "train",
 ) -> list[Sample]:
     """Samples for a task: CIViC from ``data`` or the data home; MSKCC from ``data`` (a folder
-    with the Kaggle files; ``split`` "train" or "stage1"); a CSV/JSONL file of one's own."""
+    with the Kaggle files; ``split`` "train" or "stage1"); a CSV/JSONL file of one's own.
+
+    CIViC items of classes under ``min_support`` are kept, labelled ``OTHER``: no model
+    predicts them, the novelty detector learns from them, and evaluation leaves them out of
+    the classification metrics."""
     from oncoclass.data import (
         civic_data_dir,
         load_civic,
@@ -36,7 +46,7 @@ def load_task_samples(
     if data is not None and data.is_file():
         return load_table(data)
     if task == CLINICAL_SIGNIFICANCE:
-        return load_civic(data or civic_data_dir(), min_support=min_support)
+        return load_civic(data or civic_data_dir(), min_support=min_support, rare="merge")
     if data is None:
         raise DataNotFoundError(
             "the MSKCC files are Kaggle's and cannot be downloaded here: pass --data FOLDER "
@@ -77,7 +87,7 @@ def evaluate(
 ) -> ValidationResult:
     """Grouped k-fold cross-validation, or a fixed train/test split when ``test`` is given."""
     factory = make_factory(task, model, seed=seed, **params)
-    labels = {s.label for s in samples if s.label} | {s.label for s in test or [] if s.label}
+    labels = {s.label for s in [*samples, *(test or [])] if s.label and s.label != OTHER}
     names = class_names(task, sorted(labels))
     if test is not None:
         return train_test(factory, samples, test, seed=seed, names=names)
@@ -93,15 +103,23 @@ def train(
     seed: int = 13,
     valid_fraction: float = 0.1,
     progress: bool = True,
-    metrics: dict[str, Any] | None = None,
+    cv: ValidationResult | None = None,
     **params: Any,
 ) -> Classifier:
     """Train on all samples (a grouped slice held out for early stopping and calibration)
-    and save the self-describing model directory."""
+    and save the self-describing model directory. ``cv``, the cross-validation of the same
+    model on the same samples, goes into the model card and calibrates its prediction sets."""
     fit_part, valid_part = split_validation(samples, valid_fraction=valid_fraction, seed=seed)
     clf = create_model(model, task=task, seed=seed, progress=progress, **params)
     clf.fit(fit_part, valid_part)
-    if metrics:
-        clf.metrics_ = metrics
+    if cv is not None:
+        # The prediction sets are calibrated on every sample's out-of-fold probabilities (all
+        # held out, grouped), not only on the validation slice: ten times the data.
+        index = {s.id: s for s in samples}
+        scored = [index[i] for i in cv.sample_ids]
+        clf.calibrate_sets(
+            align_proba(cv.oof_proba, cv.classes, clf.classes_), scored, source=cv.mode
+        )
+        clf.metrics_ = {"protocol": cv.mode, **cv.to_dict()}
     clf.save(out)
     return clf

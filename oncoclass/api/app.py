@@ -22,15 +22,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oncoclass import __version__
 from oncoclass.api.batch import MAX_UPLOAD_BYTES
-from oncoclass.api.deps import Services
+from oncoclass.api.deps import ApiState
 from oncoclass.api.errors import SafeJSONResponse, install_error_handlers
 from oncoclass.api.metrics import Metrics, MetricsMiddleware
 from oncoclass.api.routers import health, model, predict, predictions
-from oncoclass.api.schemas import BatchCreate
-from oncoclass.errors import OncoClassError
-from oncoclass.history import Database
 from oncoclass.knowledge import KnowledgeBase
 from oncoclass.predictor import Predictor
+from oncoclass.schemas import BatchCreate
+from oncoclass.service import OncoClassService
 from oncoclass.settings import Settings, configure_runtime, get_settings
 from oncoclass.web import mount_web
 
@@ -59,12 +58,23 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await run_in_threadpool(start_services, settings, metrics, predictor, knowledge)
-        app.state.services = services
+        service = await run_in_threadpool(
+            OncoClassService.start, settings, predictor=predictor, knowledge=knowledge
+        )
+        metrics.model_loaded.set(service.has_model)
+        metrics.knowledge_items.set(len(service.knowledge))
+        app.state.api = ApiState(service, metrics)
+        log.info(
+            "OncoClass ready: model %s, %s, knowledge base of %d items",
+            service.predictor.model_name if service.has_model else None,
+            service.database,
+            len(service.knowledge),
+        )
         try:
             yield
         finally:
-            services.database.dispose()
+            if service.database is not None:
+                service.database.dispose()
 
     app = FastAPI(
         title="OncoClass",
@@ -81,40 +91,6 @@ def create_app(
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     mount_web(app)  # the page: GET / and /static
     return app
-
-
-def start_services(
-    settings: Settings,
-    metrics: Metrics,
-    predictor: Predictor | None = None,
-    knowledge: KnowledgeBase | None = None,
-) -> Services:
-    """Migrate the database (a failure stops the start-up: no history, no service), then load
-    the model and the knowledge base (their absence only degrades the service)."""
-    database = Database(settings.resolved_database_url)
-    database.migrate()
-    model_error = None
-    if predictor is None:
-        try:
-            predictor = Predictor.load(
-                settings.default_model_dir,
-                max_text_chars=settings.max_text_chars,
-                low_confidence=settings.low_confidence,
-            )
-        except (OncoClassError, OSError, ValueError, KeyError) as exc:
-            model_error = str(exc)
-            log.warning("serving without a model: %s", exc)
-    if knowledge is None:
-        knowledge = KnowledgeBase.from_data_home(settings.data_home)
-    metrics.model_loaded.set(predictor is not None)
-    metrics.knowledge_items.set(len(knowledge))
-    log.info(
-        "OncoClass ready: model %s, %s, knowledge base of %d items",
-        predictor.model_name if predictor else None,
-        database,
-        len(knowledge),
-    )
-    return Services(settings, database, knowledge, metrics, predictor, model_error)
 
 
 class BodySizeLimitMiddleware:

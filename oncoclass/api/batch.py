@@ -15,11 +15,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from oncoclass.api.errors import PayloadTooLargeError
-from oncoclass.errors import InvalidInputError
+from oncoclass.errors import InvalidInputError, PayloadTooLargeError
+from oncoclass.schemas import BatchPublic
+from oncoclass.service import RawRow
 
 #: Our field -> column names that mean it, in order of preference.
 COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -42,14 +42,6 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
 FILE = "file"
 #: Largest upload read; bigger files are refused (413) before they are parsed.
 MAX_UPLOAD_BYTES = 64 * 2**20
-
-
-@dataclass(frozen=True, slots=True)
-class RawRow:
-    """A row as read: ``row`` is its 1-based place among the data rows."""
-
-    row: int
-    values: Any
 
 
 def decode(content: bytes) -> str:
@@ -154,3 +146,44 @@ def _safe_cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def batch_csv(result: BatchPublic, classes: Sequence[str]) -> str:
+    """One line per input row: the prediction (every class's probability, the prediction set,
+    the warnings, the CIViC match) or the error. Probabilities are rounded to 4 places."""
+    columns = [
+        "row", "status", "sample", "gene", "variation", "prediction_id", "label", "name",
+        "probability", *(f"p[{c}]" for c in classes), "prediction_set", "margin", "novelty",
+        "warnings", "variation_type", "variation_normalized", "civic_match", "civic_items",
+        "civic_best_level", "error_field", "error_message",
+    ]  # fmt: skip
+    lines: list[dict[str, Any]] = []
+    for r in result.results:
+        line: dict[str, Any] = {
+            "row": r.row,
+            "status": "ok" if r.ok else "error",
+            "sample": r.sample,
+            "gene": r.gene,
+            "variation": r.variation,
+        }
+        if r.error is not None:
+            line |= {"error_field": r.error.field, "error_message": r.error.message}
+        if (p := r.prediction) is not None:
+            line |= {
+                "prediction_id": p.id, "label": p.label, "name": p.name,
+                "probability": round(p.probability, 4),
+                **{f"p[{c.label}]": round(c.probability, 4) for c in p.probabilities},
+                "prediction_set": " | ".join(p.prediction_set.names),
+                "margin": round(p.margin, 4),
+                "novelty": None if p.novelty.score is None else round(p.novelty.score, 4),
+                "warnings": " | ".join(w.code for w in p.warnings),
+                "variation_type": p.parsed_variation.type,
+                "variation_normalized": p.parsed_variation.normalized,
+            }  # fmt: skip
+            if (kb := p.knowledge) is not None:
+                line |= {
+                    "civic_match": kb.match, "civic_items": kb.total,
+                    "civic_best_level": kb.best_level,
+                }  # fmt: skip
+        lines.append(line)
+    return to_csv(columns, lines)

@@ -21,27 +21,15 @@ from oncoclass.errors import (
     DataError,
     InvalidInputError,
     ModelNotFoundError,
+    ModelUnavailableError,
+    NotFoundError,
     OncoClassError,
+    PayloadTooLargeError,
     UnknownTaskError,
+    UnsupportedMediaTypeError,
 )
 
 log = logging.getLogger(__name__)
-
-
-class PayloadTooLargeError(InvalidInputError):
-    """A batch with more rows (or a body with more bytes) than the service accepts (413)."""
-
-
-class ModelUnavailableError(OncoClassError):
-    """The service runs without a model (none trained yet, or it failed to load) (503)."""
-
-
-class NotFoundError(OncoClassError, LookupError):
-    """A resource that does not exist, e.g. an unknown prediction id (404)."""
-
-
-class UnsupportedMediaTypeError(OncoClassError):
-    """A body in a format the endpoint does not read (415)."""
 
 
 class SafeJSONResponse(JSONResponse):

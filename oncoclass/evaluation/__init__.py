@@ -3,6 +3,7 @@
 from oncoclass.evaluation.metrics import (
     ClassReport,
     Metrics,
+    UncertaintyMetrics,
     compute_metrics,
     expected_calibration_error,
     prior_proba,
@@ -14,17 +15,21 @@ from oncoclass.evaluation.report import (
     write_report,
 )
 from oncoclass.evaluation.validation import (
+    STRATIFIED,
     ValidationResult,
     align_proba,
     cross_validate,
     grouped_folds,
+    make_folds,
     split_validation,
     train_test,
 )
 
 __all__ = [
+    "STRATIFIED",
     "ClassReport",
     "Metrics",
+    "UncertaintyMetrics",
     "ValidationResult",
     "align_proba",
     "compute_metrics",
@@ -32,6 +37,7 @@ __all__ = [
     "expected_calibration_error",
     "format_summary_table",
     "grouped_folds",
+    "make_folds",
     "plot_confusion_matrix",
     "plot_reliability",
     "prior_proba",

@@ -155,6 +155,69 @@ def compute_metrics(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class UncertaintyMetrics:
+    """How well a model says when not to trust it.
+
+    ``coverage`` is the share of samples whose true class is in the prediction set (the model
+    states ``stated_coverage``), ``mean_set_size`` the average number of classes in a set.
+    ``novelty_auroc`` is the AUROC of the novelty score at telling rare-class (``OTHER``) items,
+    which no class fits, from items of the known classes (None without both kinds);
+    ``flagged_known`` / ``flagged_novel`` the share of each kind the novelty flag fires on.
+    """
+
+    n: int
+    stated_coverage: float | None
+    coverage: float | None
+    mean_set_size: float | None
+    n_novel: int
+    novelty_auroc: float | None
+    flagged_known: float | None
+    flagged_novel: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def uncertainty_metrics(
+    y_idx: np.ndarray,
+    sets: np.ndarray | None,
+    stated_coverage: float | None,
+    novelty_known: np.ndarray | None = None,
+    novelty_novel: np.ndarray | None = None,
+    threshold: np.ndarray | float | None = None,
+) -> UncertaintyMetrics:
+    """``sets`` (n, k) booleans for samples with true class indices ``y_idx``; novelty scores
+    of known-class and of rare-class samples, with the flag threshold (one per sample when it
+    differs between fold models)."""
+    coverage = size = None
+    if sets is not None and len(y_idx):
+        coverage = float(sets[np.arange(len(y_idx)), y_idx].mean())
+        size = float(sets.sum(axis=1).mean())
+    auroc = flagged_known = flagged_novel = None
+    known = np.asarray(novelty_known if novelty_known is not None else [])
+    novel = np.asarray(novelty_novel if novelty_novel is not None else [])
+    if len(known) and len(novel):
+        auroc = float(
+            roc_auc_score(np.r_[np.zeros(len(known)), np.ones(len(novel))], np.r_[known, novel])
+        )
+    if threshold is not None and len(known):
+        t = np.asarray(threshold, dtype=float)
+        t_known, t_novel = (t[: len(known)], t[len(known) :]) if t.ndim else (t, t)
+        flagged_known = float((known >= t_known).mean())
+        flagged_novel = float((novel >= t_novel).mean()) if len(novel) else None
+    return UncertaintyMetrics(
+        n=len(y_idx),
+        stated_coverage=stated_coverage,
+        coverage=coverage,
+        mean_set_size=size,
+        n_novel=len(novel),
+        novelty_auroc=auroc,
+        flagged_known=flagged_known,
+        flagged_novel=flagged_novel,
+    )
+
+
 def prior_proba(train_labels: Sequence[str], classes: Sequence[str], n: int) -> np.ndarray:
     """The class-prior reference: every one of ``n`` rows predicts the training frequencies.
 

@@ -171,7 +171,24 @@ def _markdown(
         f"{result.mode} on {m.n} samples, {len(result.classes)} classes. The class prior "
         "predicts the training class frequencies for every sample: the bar a model must clear.",
         "",
+        f"Folds: {result.fold_strategy or 'n/a'}.",
+        "",
     ]
+    if (u := result.uncertainty) is not None:
+        lines += ["## Saying when not to trust it", ""]
+        lines += _md_table(
+            ["Measure", "Value"],
+            [
+                ["prediction-set coverage (stated)", _fmt(u.stated_coverage)],
+                ["prediction-set coverage (measured)", _fmt(u.coverage)],
+                ["mean prediction-set size", _fmt(u.mean_set_size)],
+                ["rare-class items scored", str(u.n_novel)],
+                ["novelty AUROC (rare vs known classes)", _fmt(u.novelty_auroc)],
+                ["novelty flag rate, known classes", _fmt(u.flagged_known)],
+                ["novelty flag rate, rare classes", _fmt(u.flagged_novel)],
+            ],
+        )
+        lines += [""]
     if info:
         lines += ["## Model", "", *(f"- **{k}**: {v}" for k, v in info.items()), ""]
 

@@ -9,7 +9,9 @@ clear.
 
 from __future__ import annotations
 
+import logging
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
@@ -19,8 +21,17 @@ from rich.progress import Progress
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, StratifiedGroupKFold
 
 from oncoclass.data.records import Sample
+from oncoclass.data.tasks import OTHER
 from oncoclass.errors import InvalidInputError
-from oncoclass.evaluation.metrics import Metrics, compute_metrics, prior_proba
+from oncoclass.evaluation.metrics import (
+    Metrics,
+    UncertaintyMetrics,
+    compute_metrics,
+    prior_proba,
+    uncertainty_metrics,
+)
+
+log = logging.getLogger(__name__)
 
 
 class Classifier(Protocol):
@@ -30,18 +41,29 @@ class Classifier(Protocol):
     """
 
     classes_: list[str]
+    coverage: float
 
     def fit(self, train: Sequence[Sample], valid: Sequence[Sample] | None = None) -> Self: ...
 
     def predict_proba(self, samples: Sequence[Sample]) -> np.ndarray: ...
+
+    def predict_sets(self, proba: np.ndarray) -> np.ndarray: ...
+
+    def novelty_score(self, samples: Sequence[Sample]) -> np.ndarray | None: ...
+
+    @property
+    def novelty_threshold(self) -> float | None: ...
 
 
 @dataclass
 class ValidationResult:
     """Out-of-fold (or test-set) predictions of one model and their metrics.
 
-    ``folds`` holds the fold index of every sample, ``-1`` in train/test mode (where
+    The classification numbers are over the samples of the known classes; rare-class samples
+    (label ``OTHER``, never a class) only score the novelty detector (``uncertainty``).
+    ``folds`` holds the fold index of every scored sample, ``-1`` in train/test mode (where
     ``fold_metrics`` is empty). ``prior`` scores the class-prior reference on the same splits.
+    ``fold_strategy`` says how the folds were made (stratified unless that was impossible).
     """
 
     metrics: Metrics
@@ -52,6 +74,8 @@ class ValidationResult:
     sample_ids: list[str]
     folds: np.ndarray
     prior: Metrics
+    uncertainty: UncertaintyMetrics | None = None
+    fold_strategy: str = ""
 
     @property
     def mode(self) -> str:
@@ -61,21 +85,36 @@ class ValidationResult:
         """Everything but the per-sample arrays (those go to the report's CSV)."""
         return {
             "mode": self.mode,
+            "fold_strategy": self.fold_strategy,
             "n": self.metrics.n,
             "classes": list(self.classes),
             "metrics": self.metrics.to_dict(),
             "prior": self.prior.to_dict(),
+            "uncertainty": self.uncertainty.to_dict() if self.uncertainty else None,
             "fold_metrics": [m.to_dict() for m in self.fold_metrics],
         }
+
+
+#: How ``grouped_folds`` made its folds.
+STRATIFIED = "stratified grouped k-fold (shuffled)"
 
 
 def grouped_folds(
     samples: Sequence[Sample], k: int = 5, seed: int = 13
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``k`` (train indices, test indices) pairs; no group is ever on both sides.
+    """``k`` (train indices, test indices) pairs; no group is ever on both sides."""
+    return make_folds(samples, k, seed)[0]
 
-    Stratified on the labels where scikit-learn can (``StratifiedGroupKFold``); it cannot when
-    no class has ``k`` members, or it may leave a fold empty, and then plain ``GroupKFold``.
+
+def make_folds(
+    samples: Sequence[Sample], k: int = 5, seed: int = 13
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """:func:`grouped_folds` and how they were made.
+
+    Stratified on the labels and shuffled (``StratifiedGroupKFold``) where scikit-learn can.
+    It cannot when a class has fewer members than folds in a way that leaves a fold empty;
+    only then, and saying so (a warning in the log, and the strategy returned for reports),
+    plain unshuffled ``GroupKFold``: still grouped, no longer stratified.
     """
     labels = _labels(samples)
     groups = np.array([s.group_key for s in samples])
@@ -87,17 +126,20 @@ def grouped_folds(
             f"only {n_groups} groups for {k} folds; every fold needs its own group", field="k"
         )
     x = np.zeros(len(samples))
-    try:
+    if max(Counter(labels).values()) < k:
+        reason = f"no class has {k} samples"
+    else:
         with warnings.catch_warnings():
             # Rare classes are normal (CIViC); the per-class table shows their support.
             warnings.filterwarnings("ignore", message="The least populated class")
             splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
             folds = list(splitter.split(x, labels, groups))
-        if any(len(test) == 0 for _, test in folds):
-            raise ValueError("empty fold")
-    except ValueError:
-        folds = list(GroupKFold(n_splits=k).split(x, labels, groups))
-    return folds
+        if all(len(test) for _, test in folds):
+            return folds, STRATIFIED
+        reason = "stratified folds left a fold empty"
+    strategy = f"grouped k-fold, NOT stratified ({reason})"
+    log.warning("cross-validation folds: %s", strategy)
+    return list(GroupKFold(n_splits=k).split(x, labels, groups)), strategy
 
 
 def split_validation(
@@ -121,6 +163,18 @@ def split_validation(
     return [samples[i] for i in train_idx], [samples[i] for i in valid_idx]
 
 
+@dataclass
+class _FoldOutput:
+    """What one fitted model says about its test samples."""
+
+    proba: np.ndarray  # (n_test, len(classes))
+    classes: list[str]
+    sets: np.ndarray  # (n_test, len(classes)) booleans
+    novelty: np.ndarray | None  # (n_test,)
+    threshold: float | None
+    coverage: float | None
+
+
 def cross_validate(
     make_model: Callable[[], Classifier],
     samples: Sequence[Sample],
@@ -134,49 +188,63 @@ def cross_validate(
     """Grouped k-fold cross-validation of a fresh model per fold.
 
     Each fold's training side loses a grouped validation part (``valid_fraction``) that the
-    model may use for early stopping or calibration; the held-out fold is never seen. The
-    classes are the sorted union of the labels and of every fold model's ``classes_``: a model
-    that knows only some classes gets 0 for the others, and one that knows more (a task with
-    fixed classes) keeps them, so its probabilities are scored as given.
+    model may use for early stopping and calibration; the held-out fold is never seen. The
+    classes are the sorted union of the known labels and of every fold model's ``classes_``:
+    a model that knows only some classes gets 0 for the others, and one that knows more (a task
+    with fixed classes) keeps them, so its probabilities are scored as given.
     """
     samples = list(samples)
     labels = _labels(samples)
-    splits = grouped_folds(samples, k=k, seed=seed)
-    raw: list[tuple[np.ndarray, np.ndarray, list[str]]] = []
+    splits, strategy = make_folds(samples, k=k, seed=seed)
+    outputs: list[_FoldOutput] = []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("cross-validating", total=len(splits))
         for fold, (train_idx, test_idx) in enumerate(splits):
             bar.update(task, description=f"fold {fold + 1}/{len(splits)}")
             train = [samples[i] for i in train_idx]
             test = [samples[i] for i in test_idx]
-            proba, model_classes = _fit_predict(make_model, train, test, valid_fraction, seed)
-            raw.append((test_idx, proba, model_classes))
+            outputs.append(_fit_predict(make_model, train, test, valid_fraction, seed))
             bar.advance(task)
 
-    classes = sorted(set(labels).union(*(c for _, _, c in raw)))
+    known = np.array([label != OTHER for label in labels])
+    classes = sorted(
+        {label for label in labels if label != OTHER}.union(*(o.classes for o in outputs))
+    )
     class_names = _names(classes, names)
-    oof = np.zeros((len(samples), len(classes)))
-    prior = np.zeros_like(oof)
-    folds = np.full(len(samples), -1)
+    n = len(samples)
+    oof, prior = np.zeros((n, len(classes))), np.zeros((n, len(classes)))
+    sets = np.zeros((n, len(classes)), dtype=bool)
+    novelty, thresholds = np.full(n, np.nan), np.full(n, np.nan)
+    folds = np.full(n, -1)
     fold_metrics = []
-    for fold, ((train_idx, test_idx), (_, proba, model_classes)) in enumerate(
-        zip(splits, raw, strict=True)
-    ):
-        oof[test_idx] = align_proba(proba, model_classes, classes)
-        prior[test_idx] = prior_proba([labels[i] for i in train_idx], classes, len(test_idx))
+    for fold, ((train_idx, test_idx), out) in enumerate(zip(splits, outputs, strict=True)):
+        oof[test_idx] = align_proba(out.proba, out.classes, classes)
+        sets[test_idx] = _align_sets(out.sets, out.classes, classes)
+        if out.novelty is not None:
+            novelty[test_idx] = out.novelty
+            thresholds[test_idx] = np.nan if out.threshold is None else out.threshold
+        train_known = [labels[i] for i in train_idx if labels[i] != OTHER]
+        prior[test_idx] = prior_proba(train_known, classes, len(test_idx))
         folds[test_idx] = fold
+        scored = [i for i in test_idx if known[i]]
         fold_metrics.append(
-            compute_metrics([labels[i] for i in test_idx], oof[test_idx], classes, class_names)
+            compute_metrics([labels[i] for i in scored], oof[scored], classes, class_names)
         )
+    y_true = [labels[i] for i in np.flatnonzero(known)]
+    coverages = {o.coverage for o in outputs}
     return ValidationResult(
-        metrics=compute_metrics(labels, oof, classes, class_names),
+        metrics=compute_metrics(y_true, oof[known], classes, class_names),
         fold_metrics=fold_metrics,
-        oof_proba=oof,
-        y_true=labels,
+        oof_proba=oof[known],
+        y_true=y_true,
         classes=classes,
-        sample_ids=[s.id for s in samples],
-        folds=folds,
-        prior=compute_metrics(labels, prior, classes, class_names),
+        sample_ids=[s.id for s, k_ in zip(samples, known, strict=True) if k_],
+        folds=folds[known],
+        prior=compute_metrics(y_true, prior[known], classes, class_names),
+        uncertainty=_uncertainty(
+            y_true, classes, sets[known], coverages, novelty, thresholds, known
+        ),
+        fold_strategy=strategy,
     )
 
 
@@ -191,27 +259,76 @@ def train_test(
 ) -> ValidationResult:
     """Fit on ``train`` (less a grouped validation part) and score on a fixed ``test`` set.
 
-    For published splits (MSKCC ``training_variants`` -> the 368 labelled stage-1 rows). The
-    caller owns the split, so leakage between ``train`` and ``test`` is the caller's to avoid.
+    For published splits (MSKCC ``training_variants`` -> the 368 labelled stage-1 rows), and
+    for temporal ones (an older CIViC release -> the items a newer one added). The caller owns
+    the split, so leakage between ``train`` and ``test`` is the caller's to avoid.
     """
     train, test = list(train), list(test)
     train_labels, test_labels = _labels(train), _labels(test)
-    proba, model_classes = _fit_predict(make_model, train, test, valid_fraction, seed)
-    classes = sorted({*train_labels, *test_labels, *model_classes})
+    out = _fit_predict(make_model, train, test, valid_fraction, seed)
+    known = np.array([label != OTHER for label in test_labels])
+    y_true = [label for label in test_labels if label != OTHER]
+    classes = sorted({*(x for x in train_labels if x != OTHER), *y_true, *out.classes})
     class_names = _names(classes, names)
-    aligned = align_proba(proba, model_classes, classes)
+    aligned = align_proba(out.proba, out.classes, classes)[known]
+    novelty = out.novelty if out.novelty is not None else np.full(len(test), np.nan)
+    threshold = np.full(len(test), np.nan if out.threshold is None else out.threshold)
+    train_known = [x for x in train_labels if x != OTHER]
     return ValidationResult(
-        metrics=compute_metrics(test_labels, aligned, classes, class_names),
+        metrics=compute_metrics(y_true, aligned, classes, class_names),
         fold_metrics=[],
         oof_proba=aligned,
-        y_true=test_labels,
+        y_true=y_true,
         classes=classes,
-        sample_ids=[s.id for s in test],
-        folds=np.full(len(test), -1),
+        sample_ids=[s.id for s, k_ in zip(test, known, strict=True) if k_],
+        folds=np.full(len(y_true), -1),
         prior=compute_metrics(
-            test_labels, prior_proba(train_labels, classes, len(test)), classes, class_names
+            y_true, prior_proba(train_known, classes, len(y_true)), classes, class_names
         ),
+        uncertainty=_uncertainty(
+            y_true,
+            classes,
+            _align_sets(out.sets, out.classes, classes)[known],
+            {out.coverage},
+            novelty,
+            threshold,
+            known,
+        ),
+        fold_strategy="fixed train/test split",
     )
+
+
+def _uncertainty(
+    y_true: list[str],
+    classes: list[str],
+    sets: np.ndarray,
+    coverages: set[float | None],
+    novelty: np.ndarray,
+    thresholds: np.ndarray,
+    known: np.ndarray,
+) -> UncertaintyMetrics:
+    y_idx = np.array([classes.index(y) for y in y_true], dtype=int)
+    stated = next(iter(coverages)) if len(coverages) == 1 else None
+    has = ~np.isnan(novelty)
+    return uncertainty_metrics(
+        y_idx,
+        sets,
+        stated,
+        novelty[known & has],
+        novelty[~known & has],
+        np.r_[thresholds[known & has], thresholds[~known & has]] if has.any() else None,
+    )
+
+
+def _align_sets(
+    sets: np.ndarray, model_classes: Sequence[str], classes: Sequence[str]
+) -> np.ndarray:
+    index = {c: i for i, c in enumerate(classes)}
+    out = np.zeros((len(sets), len(classes)), dtype=bool)
+    for j, c in enumerate(model_classes):
+        if c in index:
+            out[:, index[c]] = sets[:, j]
+    return out
 
 
 def align_proba(
@@ -241,7 +358,7 @@ def _fit_predict(
     test: list[Sample],
     valid_fraction: float,
     seed: int,
-) -> tuple[np.ndarray, list[str]]:
+) -> _FoldOutput:
     """Fit a fresh model on ``train`` (minus a validation part); predict ``test``."""
     fit_on, valid = split_validation(train, valid_fraction, seed)
     model = make_model().fit(fit_on, valid or None)
@@ -253,7 +370,15 @@ def _fit_predict(
             f"and {len(classes)} classes",
             field="proba",
         )
-    return proba, classes
+    novelty = model.novelty_score(test)
+    return _FoldOutput(
+        proba=proba,
+        classes=classes,
+        sets=np.asarray(model.predict_sets(proba), dtype=bool),
+        novelty=None if novelty is None else np.asarray(novelty, dtype=float),
+        threshold=model.novelty_threshold,
+        coverage=getattr(model, "coverage", None),
+    )
 
 
 def _labels(samples: Sequence[Sample]) -> list[str]:

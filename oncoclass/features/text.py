@@ -135,6 +135,29 @@ def variation_patterns(gene: str, variation: str) -> re.Pattern[str]:
     return _terms_pattern([gene, *parse_variation(variation, gene).aliases()])
 
 
+@dataclass(frozen=True, slots=True)
+class Mentions:
+    """Whether a text names the gene and the variation (any spelling the parser knows)."""
+
+    gene: bool
+    variation: bool
+
+    @property
+    def either(self) -> bool:
+        return self.gene or self.variation
+
+
+def find_mentions(text: str, gene: str, variation: str) -> Mentions:
+    """Does ``text`` name ``gene`` (as a whole word, any case) and ``variation`` (one- or
+    three-letter forms, with or without "p.")? A text that names neither may be about
+    another variant."""
+    aliases = parse_variation(variation, gene).aliases()
+    return Mentions(
+        gene=bool(gene.strip()) and _terms_pattern([gene]).search(text) is not None,
+        variation=bool(aliases) and _terms_pattern(aliases).search(text) is not None,
+    )
+
+
 def select_sentences(
     text: str, gene: str, variation: str, max_tokens: int = 400, neighbours: int = 1
 ) -> list[Span]:

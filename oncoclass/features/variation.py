@@ -3,14 +3,17 @@ into a structured, comparable form with a fixed-length feature vector.
 
 The parser is a short cascade of regular expressions, most specific first:
 
-1. a trailing cDNA note is dropped ("E186* (c.556G>T)" -> "E186*"), and a compound
-   "X and Y" is parsed part by part (the first part that parses sets the type);
+1. a compound "X and Y", "X OR Y", "NOT X", "A AND (B OR C)" (CIViC's molecular profiles) is
+   parsed component by component into ``components``; the first component that parses and is
+   not negated sets the type, and the partners of every non-negated component are kept. A
+   trailing cDNA note is dropped ("E186* (c.556G>T)" -> "E186*");
 2. protein-level changes: a head ``[ref]position[_[ref2]end]`` and a tail saying what happened
    (missense, nonsense, "=", fs, del, dup, ins, delins, splice, trunc, ...). Residues may be
    one-letter, three-letter or full names ("arginine 150 proline" is how papers write it);
 3. cDNA splice-site changes (an intronic ``+``/``-`` offset: "c.2251-1G>A", "IVS2+1G>A");
 4. exon-level events ("Exon 19 Deletion", "EXON 14 SKIPPING MUTATION");
-5. fusions with their partner genes ("EML4-ALK Fusion", "BCR-ABL", "ALK FUSION G1202R");
+5. fusions with their partner genes ("EML4-ALK Fusion", "BCR-ABL", "ALK FUSION G1202R", and the
+   current HGNC notation "EML4::ALK", with exon breakpoints "EWSR1::FLI1 e7-e6");
 6. keywords ("Amplification", "Truncating Mutations", "Loss-of-function", "Promoter ...").
 
 Anything else is ``OTHER``: unknown variations are normal input, and ``parse_variation`` never
@@ -21,7 +24,11 @@ Choices worth knowing:
 * several alternatives at one residue ("V600E/K") parse as MISSENSE with the first alternative as
   ``alt``; ``normalized`` keeps all of them ("V600E/K") and ``aliases()`` spells each one;
 * a point change inside a fusion ("BCR-ABL T315I") takes the point change's type, with the
-  fusion genes in ``partners``;
+  fusion genes in ``partners``; both fusion notations normalise to "EML4-ALK Fusion", so that
+  CIViC's 2021 and current spellings compare equal;
+* a component of a compound that names another gene ("V600E AND KRAS G12D") keeps that gene in
+  its ``gene``; a compound of negated components only ("NOT D816V") is ``OTHER``: it says what
+  the variant is not, and its features must not describe D816V;
 * a stop-loss ("*214C") is MISSENSE with ref ``"*"``; an unknown consequence ("M1?") is WILDCARD;
 * a change whose new residue equals the old one ("Gln193Gln") is SYNONYMOUS with ``alt == ref``.
 """
@@ -184,17 +191,35 @@ class ParsedVariation:
     end_position: int | None = None
     exon: int | None = None
     partners: tuple[str, ...] = ()
+    #: The parts of a compound ("V600E AND Amplification", "NOT D816V"), in order; empty for a
+    #: single variation.
+    components: tuple[VariationComponent, ...] = ()
 
     @property
     def is_known_shape(self) -> bool:
         return self.type is not VariationType.OTHER
+
+    @property
+    def is_compound(self) -> bool:
+        return bool(self.components)
+
+    def present(self) -> tuple[ParsedVariation, ...]:
+        """The variations this one asserts are present: itself, or a compound's non-negated
+        components (what a knowledge base may match on; never a NOT component)."""
+        if not self.components:
+            return (self,)
+        return tuple(c.variation for c in self.components if not c.negated)
 
     def aliases(self) -> list[str]:
         """Spellings of this variation to look for in text or to match a knowledge base."""
         names: list[str] = []
         ref, pos = self.ref, self.position
         point = pos is not None and ref is not None and self.end_position is None
-        if point and self.type in (_T.MISSENSE, _T.SYNONYMOUS, _T.NONSENSE, _T.WILDCARD):
+        if (
+            point
+            and not self.components
+            and self.type in (_T.MISSENSE, _T.SYNONYMOUS, _T.NONSENSE, _T.WILDCARD)
+        ):
             alts = {
                 _T.MISSENSE: _alternatives(self.normalized, self.alt),
                 _T.SYNONYMOUS: ["="],
@@ -214,6 +239,10 @@ class ParsedVariation:
             names = [self.normalized, short, f"p.{self.normalized}", f"p.{short}"]
             if ref in ONE_TO_THREE:
                 names.append(f"{ONE_TO_THREE[ref]}{pos}fs")
+        elif self.components:  # each component's spellings, never a negated one's
+            names = [self.normalized]
+            for part in self.present():
+                names += part.aliases()
         elif self.type is _T.FUSION and len(self.partners) > 1:
             names = [self.normalized, "-".join(self.partners), "::".join(self.partners)]
         else:
@@ -256,6 +285,27 @@ class ParsedVariation:
             v["exon_number"] = min(self.exon, 60) / 30
         v["has_partners"] = float(bool(self.partners))
         return np.fromiter(v.values(), dtype=np.float32, count=len(FEATURE_NAMES))
+
+
+@dataclass(frozen=True, slots=True)
+class VariationComponent:
+    """One part of a compound variation, with how it joins the parts before it."""
+
+    variation: ParsedVariation
+    #: "" for the first component, else "and" / "or" (joining it to the previous one).
+    operator: str = ""
+    #: Under a NOT: the variant must be absent (never matched, never featurised).
+    negated: bool = False
+    #: The gene the component names when it is not the compound's gene ("KRAS G12D").
+    gene: str | None = None
+    #: Groups opened before / closed after it: "A AND (B OR C)" -> B opens 1, C closes 1.
+    opens: int = 0
+    closes: int = 0
+
+    @property
+    def normalized(self) -> str:
+        name = self.variation.normalized
+        return f"{self.gene} {name}" if self.gene else name
 
 
 def _alternatives(normalized: str, alt: str | None) -> list[str]:
@@ -350,10 +400,15 @@ _EXON = re.compile(
 )
 #: A gene symbol ("NKX2-1" included) that does not look like a residue change ("C1156Y").
 _SYMBOL = r"(?![A-Z]\d+[A-Z]?\b)[A-Z][A-Z0-9]{2,}(?:-\d{1,2}\b)?"
-#: "EML4-ALK", "BCR-ABL T315I", "?-ALK" (no "Fusion" word: genes must look like gene symbols).
+#: "EML4-ALK", "EML4::ALK", "BCR-ABL T315I", "?-ALK" (no "Fusion" word: genes must look like
+#: gene symbols).
 _FUSION_BARE = re.compile(
-    rf"(?P<names>(?:{_SYMBOL}|\?)(?:\s*[-?/]\s*(?:{_SYMBOL}|\?))+)(?:\s+(?P<rest>.+))?", re.S
+    rf"(?P<names>(?:{_SYMBOL}|\?)(?:\s*(?:::|[-?/])\s*(?:{_SYMBOL}|\?))+)(?:\s+(?P<rest>.+))?",
+    re.S,
 )
+#: Exon breakpoints after a fusion, 5' partner first: "EWSR1::FLI1 e7-e6".
+_BREAKPOINT = re.compile(r"e(?P<five>\d{1,3})\s*-\s*e(?P<three>\d{1,3})", re.I)
+_PARTNER_SEPARATOR = re.compile(r"\s*(?:::|[-?/])\s*")
 #: "EML4-ALK Fusion", "ALK FUSIONS", "ALK FUSION G1202R", "Delta-NTRK1 Fusion", "PAX8-PPAR? Fusion"
 #: (a "?" is an unknown partner or a mangled dash). Pieces hold no separator: linear matching.
 _FUSION_NAMED = re.compile(
@@ -432,7 +487,7 @@ def _keyword_type(s: str) -> VariationType | None:
 def _partner_names(names: str) -> tuple[str, ...]:
     """Split "TRB-NKX2-1" into ("TRB", "NKX2-1"): a purely numeric piece belongs to its left."""
     parts: list[str] = []
-    for piece in re.split(r"\s*[-?/]\s*", names):
+    for piece in _PARTNER_SEPARATOR.split(names):
         if piece.isdigit() and parts:
             parts[-1] += f"-{piece}"
         elif piece and piece != "?":
@@ -450,19 +505,108 @@ def _fusion(s: str, raw: str) -> ParsedVariation | None:
         return None  # "TRUNCATING FUSION" names no gene
     if m["rest"] and (inner := _protein_change(m["rest"], raw)):
         return replace(inner, partners=partners)
-    return ParsedVariation(raw, _T.FUSION, f"{'-'.join(partners)} Fusion", partners=partners)
+    name = f"{'-'.join(partners)} Fusion"
+    if m["rest"] and (exons := _BREAKPOINT.fullmatch(m["rest"].strip())):
+        five, three = int(exons["five"]), int(exons["three"])
+        return ParsedVariation(
+            raw, _T.FUSION, f"{name} e{five}-e{three}", exon=five, partners=partners
+        )
+    return ParsedVariation(raw, _T.FUSION, name, partners=partners)
+
+
+# --- compounds ----------------------------------------------------------------------------------
+
+#: What joins the components of a compound: "V600E and AMPLIFICATION", "L858R OR Exon 19 Deletion".
+_JOIN = re.compile(r"\s+(and|or)\s+", re.I)
+_NOT = re.compile(r"not(?:\s+|(?=\())", re.I)
+#: A gene symbol in front of a component ("KRAS G12D", "NRAS Mutation"); not a residue change.
+_COMPONENT_GENE = re.compile(
+    r"(?P<gene>(?![A-Z]\d+[A-Z*]?\b)[A-Z][A-Z0-9]+(?:-\d{1,2})?)\s+(?P<rest>\S.*)", re.S
+)
+
+
+def _compound(s: str, raw: str, gene: str | None) -> ParsedVariation | None:
+    """A compound: components joined by and / or, any of them under NOT or in parentheses.
+
+    None when ``s`` is one plain variation. A NOT before a group negates each component in it.
+    """
+    pieces = _JOIN.split(s)
+    texts, operators = pieces[0::2], ["", *(op.lower() for op in pieces[1::2])]
+    components: list[VariationComponent] = []
+    depth = 0
+    negated_groups: list[int] = []  # the depths of the open groups that a NOT applies to
+    for text, operator in zip(texts, operators, strict=True):
+        opens, negated = 0, False
+        while True:  # leading "(" and "NOT", in any order
+            text = text.lstrip()
+            if text.startswith("("):
+                opens += 1
+                if negated:  # "NOT ( A OR B )": the NOT belongs to the group
+                    negated_groups.append(depth + opens)
+                    negated = False
+                text = text[1:]
+            elif m := _NOT.match(text):
+                negated = True
+                text = text[m.end() :]
+            else:
+                break
+        closes = 0
+        text = text.rstrip()
+        while text.endswith(")") and text.count(")") > text.count("("):  # "V600K )"
+            text = text[:-1].rstrip()
+            closes += 1
+        if not text:
+            return None  # a dangling operator or an empty group: not a compound
+        depth += opens
+        component_gene, parsed = _component(text, gene)
+        components.append(
+            VariationComponent(
+                parsed, operator, negated or bool(negated_groups), component_gene, opens, closes
+            )
+        )
+        depth = max(depth - closes, 0)
+        negated_groups = [d for d in negated_groups if d <= depth]
+    if len(components) == 1 and not components[0].negated:
+        return None
+    present = [c.variation for c in components if not c.negated]
+    partners = tuple(dict.fromkeys(p for v in present for p in v.partners))
+    normalized = "".join(
+        (f" {c.operator} " if c.operator else "")
+        + "(" * c.opens
+        + ("not " if c.negated else "")
+        + c.normalized
+        + ")" * c.closes
+        for c in components
+    )
+    first = next((v for v in present if v.is_known_shape), None)
+    if first is None:
+        return ParsedVariation(
+            raw, _T.OTHER, normalized, partners=partners, components=tuple(components)
+        )
+    return replace(
+        first, raw=raw, normalized=normalized, partners=partners, components=tuple(components)
+    )
+
+
+def _component(text: str, gene: str | None) -> tuple[str | None, ParsedVariation]:
+    """(the other gene it names or None, the parsed component) of one part of a compound."""
+    m = _COMPONENT_GENE.fullmatch(text)
+    if (
+        m is not None
+        and (not gene or m["gene"].upper() != gene.strip().upper())
+        and _keyword_type(m["gene"]) is None
+        and not _EXON.match(m["gene"])
+    ):
+        inner = _parse(m["rest"], m["rest"], m["gene"])
+        if inner.is_known_shape:
+            return m["gene"], inner
+    return None, _parse(text, text, gene)
 
 
 def _parse(s: str, raw: str, gene: str | None) -> ParsedVariation:
+    """One variation (not a compound)."""
     # A cDNA note after the protein change adds nothing: "E186* (c.556G>T)", "R474C c.1420C>T".
     core = re.sub(r"^(.*?\S)\s*(?:\((?:c|p)\.[^()]*\)|\bc\.\S+)$", r"\1", s, flags=re.S)
-    parts = re.split(r"\s+and\s+", core, flags=re.I)
-    if len(parts) > 1 and all(parts):  # "V600E and AMPLIFICATION"
-        parsed = [_parse(part, part, gene) for part in parts]
-        first = next((p for p in parsed if p.is_known_shape), None)
-        if first is None:
-            return ParsedVariation(raw, _T.OTHER, raw.strip())
-        return replace(first, raw=raw, normalized=" and ".join(p.normalized for p in parsed))
     if found := _protein_change(core, raw):
         return found
     if _CDNA_SPLICE.match(core):
@@ -501,4 +645,4 @@ def parse_variation(text: str, gene: str | None = None) -> ParsedVariation:
     s = " ".join(raw.split())
     if not s:
         return ParsedVariation(raw, _T.OTHER, "")
-    return _parse(s, raw, gene)
+    return _compound(s, raw, gene) or _parse(s, raw, gene)

@@ -35,9 +35,20 @@ class TextCNN(nn.Module):
         self.out_dim = n_filters * len(widths)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = self.dropout(self.embedding(batch["tokens"]))  # (B, L, E)
+        tokens = batch["tokens"]  # (B, L), 0-padded
+        lengths = (tokens != 0).sum(dim=1, keepdim=True)  # (B, 1)
+        x = self.dropout(self.embedding(tokens))  # (B, L, E)
         x = x.transpose(1, 2)  # (B, E, L)
-        pooled = [conv(x).relu().amax(dim=2) for conv in self.convs]  # each (B, F)
+        pooled = []
+        for conv in self.convs:
+            h = conv(x).relu()  # (B, F, L - k + 1)
+            # Windows that reach into the padding only exist because of the longest text in
+            # the batch: masked, so that a text's answer never depends on its batch-mates
+            # (a text shorter than k keeps its one window). ReLU outputs are >= 0, so 0 is a
+            # neutral value for the max.
+            k = conv.kernel_size[0]
+            valid = torch.arange(h.shape[2], device=h.device) < (lengths - k + 1).clamp(min=1)
+            pooled.append(h.masked_fill(~valid.unsqueeze(1), 0.0).amax(dim=2))  # (B, F)
         return torch.cat(pooled, dim=1)  # (B, F * len(widths))
 
 
@@ -72,7 +83,9 @@ class CNNClassifier(NeuralClassifier):
             (self._tokens(s) for s in train), max_size=self.vocab_size, min_freq=self.min_freq
         )
 
-    def _text_arrays(self, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
+    def _text_arrays(
+        self, samples: Sequence[Sample], embedding: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         ids = [self.vocab_.encode(self._tokens(s), self.max_tokens) for s in samples]
         return {"tokens": pad_batch(ids, min_len=max(self.widths))}
 

@@ -20,8 +20,28 @@ from torch import nn
 from oncoclass.data.records import Sample
 from oncoclass.features.sentence_encoder import DIM, get_sentence_encoder
 from oncoclass.features.text import select_text
-from oncoclass.models.base import register
+from oncoclass.models.base import occluded_samples, register, span_offsets
 from oncoclass.models.neural import NeuralClassifier
+
+
+class SentenceEmbeddings:
+    """What a model reading all-MiniLM-L6-v2 embeddings of the selected text shares: the
+    embeddings themselves, and occlusion explanations from one encoder pass."""
+
+    max_tokens: int
+
+    def _embeddings(self, samples: Sequence[Sample], given: np.ndarray | None) -> np.ndarray:
+        if given is not None:
+            return given
+        texts = [select_text(s.text, s.gene, s.variation, self.max_tokens) for s in samples]
+        return get_sentence_encoder().encode(texts)
+
+    def _occluded_logits(self, sample: Sample, spans: Sequence[str]) -> np.ndarray:
+        # One encoder pass for the text and all its occluded variants (see encode_occlusions);
+        # those approximate embeddings go straight into this call, never into a cache.
+        joined, offsets = span_offsets(spans)
+        embedding = get_sentence_encoder().encode_occlusions(joined, offsets)
+        return self._logits(occluded_samples(sample, spans), embedding=embedding)  # type: ignore[attr-defined]
 
 
 class EmbeddingProjection(nn.Module):
@@ -34,7 +54,7 @@ class EmbeddingProjection(nn.Module):
 
 
 @register
-class EncoderClassifier(NeuralClassifier):
+class EncoderClassifier(SentenceEmbeddings, NeuralClassifier):
     name = "encoder"
 
     def __init__(self, *, max_tokens: int = 200, proj_dim: int = 256, **kwargs: Any) -> None:
@@ -47,15 +67,10 @@ class EncoderClassifier(NeuralClassifier):
     def _fit_text(self, train: Sequence[Sample]) -> None:
         pass  # nothing to learn: the encoder is frozen
 
-    def _text_arrays(self, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
-        texts = [
-            select_text(s.text, s.gene, s.variation, max_tokens=self.max_tokens) for s in samples
-        ]
-        return {"embedding": get_sentence_encoder().encode(texts)}
+    def _text_arrays(
+        self, samples: Sequence[Sample], embedding: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        return {"embedding": self._embeddings(samples, embedding)}
 
     def _text_branch(self) -> tuple[nn.Module, int]:
         return EmbeddingProjection(DIM, self.proj_dim, self.dropout), self.proj_dim
-
-    def prepare_occlusion(self, text: str, spans: Sequence[tuple[int, int]]) -> None:
-        # One encoder pass for all occluded texts instead of one each (see prime_occlusions).
-        get_sentence_encoder().prime_occlusions(text, spans)

@@ -44,23 +44,25 @@ class EnsembleClassifier(Classifier):
                 task=self.task,
                 seed=self.seed,
                 progress=self.progress,
+                novelty=False,  # the ensemble's own detector speaks for it
                 **self.member_params.get(name, {}),
             )
             self.members_.append(member.fit(train, valid))
 
     def _logits(self, samples: Sequence[Sample]) -> np.ndarray:
-        # Each member's calibrated probabilities, aligned to the ensemble's class order.
+        return self._combine([m.predict_proba(samples) for m in self.members_])
+
+    def _occluded_logits(self, sample: Sample, spans: Sequence[str]) -> np.ndarray:
+        return self._combine([m.predict_proba_occluded(sample, spans) for m in self.members_])
+
+    def _combine(self, probas: Sequence[np.ndarray]) -> np.ndarray:
+        """The mean log-probability of the members (each aligned to the ensemble's classes)."""
         logs = []
-        for m in self.members_:
-            p = np.full((len(samples), len(self.classes_)), 1e-9)
-            cols = [self.classes_.index(c) for c in m.classes_]
-            p[:, cols] = m.predict_proba(samples)
+        for m, proba in zip(self.members_, probas, strict=True):
+            p = np.full((len(proba), len(self.classes_)), 1e-9)
+            p[:, [self.classes_.index(c) for c in m.classes_]] = proba
             logs.append(np.log(np.clip(p, 1e-9, 1.0)))
         return np.mean(logs, axis=0)
-
-    def prepare_occlusion(self, text: str, spans: Sequence[tuple[int, int]]) -> None:
-        for m in self.members_:
-            m.prepare_occlusion(text, spans)
 
     def _save(self, directory: Path) -> None:
         for i, m in enumerate(self.members_):

@@ -19,11 +19,10 @@ import torch
 from torch import nn
 
 from oncoclass.data.records import Sample
-from oncoclass.features.sentence_encoder import DIM, get_sentence_encoder
-from oncoclass.features.text import select_text
+from oncoclass.features.sentence_encoder import DIM
 from oncoclass.models.base import register
 from oncoclass.models.cnn import CNNClassifier, TextCNN
-from oncoclass.models.encoder import EmbeddingProjection
+from oncoclass.models.encoder import EmbeddingProjection, SentenceEmbeddings
 
 
 class DualText(nn.Module):
@@ -37,24 +36,18 @@ class DualText(nn.Module):
 
 
 @register
-class MultiModalClassifier(CNNClassifier):
+class MultiModalClassifier(SentenceEmbeddings, CNNClassifier):
     name = "multimodal"
 
     def __init__(self, *, proj_dim: int = 128, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.proj_dim = proj_dim
 
-    def _text_arrays(self, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
-        # The same selection as the CNN's (the encoder reads its first 256 word pieces), so
-        # that the one-pass occlusion embeddings of the Predictor are found in the cache.
-        texts = [
-            select_text(s.text, s.gene, s.variation, max_tokens=self.max_tokens) for s in samples
-        ]
-        return {**super()._text_arrays(samples), "embedding": get_sentence_encoder().encode(texts)}
-
-    def prepare_occlusion(self, text: str, spans: Sequence[tuple[int, int]]) -> None:
-        # One encoder pass for all occluded texts instead of one each (see prime_occlusions).
-        get_sentence_encoder().prime_occlusions(text, spans)
+    def _text_arrays(
+        self, samples: Sequence[Sample], embedding: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        # The encoder reads the CNN's selection (its first MAX_LENGTH word pieces of it).
+        return {**super()._text_arrays(samples), "embedding": self._embeddings(samples, embedding)}
 
     def _text_branch(self) -> tuple[nn.Module, int]:
         cnn, cnn_dim = super()._text_branch()

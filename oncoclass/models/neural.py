@@ -49,7 +49,11 @@ class NeuralClassifier(Classifier):
         """Learn what the text branch needs before training (e.g. a vocabulary)."""
 
     @abstractmethod
-    def _text_arrays(self, samples: Sequence[Sample]) -> dict[str, np.ndarray]: ...
+    def _text_arrays(
+        self, samples: Sequence[Sample], embedding: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """The text inputs of ``samples``; ``embedding`` (n, 384), when given, replaces the
+        sentence-encoder embeddings of a model that reads them (occlusion explanations)."""
 
     @abstractmethod
     def _text_branch(self) -> tuple[nn.Module, int]:
@@ -62,8 +66,13 @@ class NeuralClassifier(Classifier):
         pass
 
     # ---- shared machinery -----------------------------------------------------------------------
-    def _arrays(self, samples: Sequence[Sample], labelled: bool = False) -> dict[str, np.ndarray]:
-        arrays = {**self.genomic_.transform(samples), **self._text_arrays(samples)}
+    def _arrays(
+        self,
+        samples: Sequence[Sample],
+        labelled: bool = False,
+        embedding: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        arrays = {**self.genomic_.transform(samples), **self._text_arrays(samples, embedding)}
         if labelled:
             arrays["label"] = self.encode_labels(samples)
         return arrays
@@ -108,9 +117,10 @@ class NeuralClassifier(Classifier):
         self.history_ = self.trainer_.history_
 
     @torch.inference_mode()
-    def _logits(self, samples: Sequence[Sample]) -> np.ndarray:
+    def _logits(self, samples: Sequence[Sample], embedding: np.ndarray | None = None) -> np.ndarray:
         self.net_.eval()
-        return Trainer(self.net_, progress=False).predict_logits(self._arrays(samples))
+        arrays = self._arrays(samples, embedding=embedding)
+        return Trainer(self.net_, progress=False).predict_logits(arrays)
 
     def _save(self, directory: Path) -> None:
         torch.save(

@@ -1,54 +1,36 @@
-"""Fixtures of the API tests: a small real model, the real CIViC knowledge base, and an app on
-a fresh history database, SQLite or PostgreSQL (a throwaway server on loopback)."""
+"""Fixtures of the API tests: the shipped model, the real CIViC knowledge base, and an app on a
+fresh history database, SQLite or PostgreSQL (a throwaway server on loopback)."""
 
 from __future__ import annotations
 
 import itertools
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from threadpoolctl import threadpool_limits
 
 from oncoclass.api.app import create_app
-from oncoclass.data import load_civic
 from oncoclass.history.testing import PostgresServer, find_pg_bin, throwaway_postgres
 from oncoclass.knowledge import KnowledgeBase
-from oncoclass.models import create_model
 from oncoclass.predictor import Predictor
 from oncoclass.settings import Settings
 
-#: Training samples of the test model: enough for every class, few enough to train in seconds.
-N_TRAIN, N_VALID = 600, 150
 DATABASES = ["sqlite", "postgresql"]
 _names = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def civic_dir(shared_data: Path) -> Path:
-    return shared_data / "civic"
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, civic_dir: Path) -> Path:
-    """A ``baseline`` clinical-significance model trained on CIViC samples, saved once."""
-    samples = load_civic(civic_dir)
-    random.Random(13).shuffle(samples)
-    directory = tmp_path_factory.mktemp("model")
-    # One BLAS thread: on a small machine the default thread pool mostly contends with itself.
-    with threadpool_limits(limits=1):
-        model = create_model("baseline", task="clinical-significance")
-        model.fit(samples[:N_TRAIN], samples[N_TRAIN : N_TRAIN + N_VALID]).save(directory)
-    return directory
+def model_dir(shipped_model_dir: Path) -> Path:
+    """The API suites serve the model that ships (see tests/conftest.py)."""
+    return shipped_model_dir
 
 
 @pytest.fixture(scope="session")
 def predictor(model_dir: Path) -> Predictor:
     """Shared by every app: a predictor is read-only once loaded."""
-    return Predictor.load(model_dir, max_text_chars=5_000, low_confidence=0.5)
+    return Predictor.load(model_dir, max_text_chars=5_000, min_margin=0.2)
 
 
 @pytest.fixture(scope="session")

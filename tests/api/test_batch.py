@@ -147,8 +147,11 @@ def test_csv_download(client: TestClient, predictor) -> None:  # noqa: ANN001
         rows = list(csv.DictReader(io.StringIO(response.text)))
         assert [r["status"] for r in rows] == ["ok", "error"]
         assert rows[0]["sample"] == "'=cmd()"  # no formula injection in spreadsheets
-        assert rows[0]["civic_match"] == "exact" and rows[0]["civic_top_evidence"].startswith("EID")
+        assert rows[0]["civic_match"] == "exact" and int(rows[0]["civic_items"]) > 0
         assert float(rows[0][f"p[{rows[0]['label']}]"]) == float(rows[0]["probability"])
+        assert len(rows[0]["probability"]) <= 6  # rounded for people, not 17 digits
+        assert rows[0]["prediction_set"].split(" | ")[0] == rows[0]["name"]
+        assert "no_text" in rows[0]["warnings"].split(" | ")
         assert (rows[1]["error_field"], rows[1]["gene"]) == ("variation", "BRAF")
         assert len([k for k in rows[0] if k.startswith("p[")]) == len(predictor.classes)
 

@@ -39,8 +39,29 @@ def test_predict_answers_everything_and_stores_it(
         assert payload["text"][span["start"] : span["end"]] == span["text"]
         assert isinstance(span["weight"], float)
 
-    assert set(body["flags"]) == {"unknown_gene", "unknown_variation", "low_confidence"}
-    assert body["flags"]["low_confidence"] == (body["probability"] < predictor.low_confidence)
+    # Saying when not to trust it: the set, the margin, novelty, warnings in words and as flags.
+    flags = body["flags"]
+    assert set(flags) == {
+        "text_off_topic", "out_of_distribution", "close_call", "unknown_gene",
+        "unknown_variation", "no_text",
+    }  # fmt: skip
+    assert {w["code"] for w in body["warnings"]} == {f for f, on in flags.items() if on}
+    assert all(w["message"] and w["severity"] in ("warning", "info") for w in body["warnings"])
+    ranked = sorted(probabilities.values(), reverse=True)
+    assert body["margin"] == pytest.approx(ranked[0] - ranked[1])
+    assert flags["close_call"] == (body["margin"] < predictor.min_margin)
+    assert body["prediction_set"]["labels"][0] == body["label"]
+    assert body["prediction_set"]["coverage"] == predictor.coverage == 0.9
+    assert body["group"]["title"] == "evidence type"
+    assert body["group"]["label"] == body["label"].split(":")[0]
+    assert body["text_mentions"] == {"gene": True, "variation": True}
+    novelty = body["novelty"]
+    assert 0 <= novelty["score"] <= 1 and novelty["threshold"] is not None
+    assert (
+        novelty["flagged"]
+        == flags["out_of_distribution"]
+        == (novelty["score"] >= novelty["threshold"])
+    )
     parsed = body["parsed_variation"]
     assert (
         parsed["type"],
@@ -49,7 +70,7 @@ def test_predict_answers_everything_and_stores_it(
         parsed["alt"],
         parsed["position"],
     ) == ("missense", "V600E", "V", "E", 600)
-    assert body["model"] == {"name": "baseline", "version": predictor.model_version}
+    assert body["model"] == {"name": predictor.model_name, "version": predictor.model_version}
     assert (body["gene"], body["variation"], body["disease"], body["drugs"]) == (
         "BRAF",
         "V600E",
@@ -76,6 +97,9 @@ def test_predict_answers_everything_and_stores_it(
         "probabilities",
         "evidence",
         "flags",
+        "warnings",
+        "prediction_set",
+        "novelty",
         "text",
         "parsed_variation",
         "model",

@@ -37,7 +37,8 @@ def test_model_card(client: TestClient, predictor: Predictor) -> None:
     assert response.status_code == 200
     card = response.json()
     assert card["task"] == "clinical-significance" and card["task_description"]
-    assert card["name"] == "baseline" and card["version"] == predictor.model_version
+    assert card["name"] == predictor.model_name == "ensemble"  # the model that ships
+    assert card["version"] == predictor.model_version
     assert [c["label"] for c in card["classes"]] == [c.label for c in predictor.classes]
     assert all(c["name"] for c in card["classes"])
     training = card["training"]
@@ -45,7 +46,9 @@ def test_model_card(client: TestClient, predictor: Predictor) -> None:
     assert training["fingerprint"] == predictor.card["training"]["fingerprint"]
     assert len(training["fingerprint"]) == 16
     assert isinstance(card["metrics"], dict)
-    assert card["limits"] == {"max_text_chars": 5_000, "max_batch_rows": 200, "low_confidence": 0.5}
+    assert card["limits"] == {
+        "max_text_chars": 5_000, "max_batch_rows": 200, "min_margin": 0.2, "set_coverage": 0.9
+    }  # fmt: skip
     assert client.get("/v1/model", params={"task": "clinical-significance"}).status_code == 200
     unknown = client.get("/v1/model", params={"task": "nope"})
     assert unknown.status_code == 422
@@ -57,7 +60,11 @@ def test_model_card(client: TestClient, predictor: Predictor) -> None:
 def test_health(client: TestClient, predictor: Predictor) -> None:
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["model_loaded"] is True
-    assert health["model"] == {"name": "baseline", "version": predictor.model_version}
+    assert health["model"] == {"name": predictor.model_name, "version": predictor.model_version}
+    assert health["problems"] == []
+    assert client.get("/health/live").json() == {"status": "alive"}
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["status"] == "ok"
     assert health["database"] == {"reachable": True, "backend": "sqlite"}
     assert health["knowledge_base"]["loaded"] is True
     assert health["knowledge_base"]["size"] == 3650
@@ -145,6 +152,10 @@ def test_without_a_model_the_service_starts_degraded(tmp_path: Path, database_ur
         assert health["status"] == "degraded" and health["model_loaded"] is False
         assert "no trained model" in health["model_error"]
         assert health["knowledge_base"] == {"loaded": False, "size": 0, "source": None}
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert any("no model" in p for p in ready.json()["problems"])
+        assert client.get("/health/live").status_code == 200
         response = client.post("/v1/predict", json={"gene": "BRAF", "variation": "V600E"})
         assert response.status_code == 503 and "oncoclass train" in response.json()["detail"]
         assert client.get("/v1/model").status_code == 503
@@ -169,3 +180,26 @@ def test_model_and_knowledge_base_from_the_data_home(
     # A restart finds the history (and its migrations) in place.
     with TestClient(create_app(settings)) as client:
         assert client.get("/v1/predictions").json()["total"] == 1
+
+
+@sqlite_only
+def test_a_damaged_model_is_refused_naming_the_file(
+    tmp_path: Path, database_url: str, model_dir: Path
+) -> None:
+    """A truncated weight file: the service starts, is not ready, and says which file."""
+    import shutil
+
+    damaged = tmp_path / "model"
+    shutil.copytree(model_dir, damaged)
+    weights = next(damaged.rglob("weights.pt"))
+    weights.write_bytes(weights.read_bytes()[:1000])
+    settings = Settings(data_home=tmp_path / "home", model_dir=damaged, database_url=database_url)
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert "weights.pt" in ready.json()["model_error"]
+        assert "checksum" in ready.json()["model_error"]
+        assert (
+            client.post("/v1/predict", json={"gene": "BRAF", "variation": "V600E"}).status_code
+            == 503
+        )

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from oncoclass.data.records import Sample
+from tests.evaluation.test_validation import Minimal
 from oncoclass.data.tasks import MSKCC_CLASS_NAMES
 from oncoclass.evaluation import (
     ValidationResult,
@@ -28,7 +29,7 @@ from oncoclass.evaluation import (
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-class NoisyCheat:
+class NoisyCheat(Minimal):
     """Mostly right: trusts the label in the text, with a seeded amount of confusion."""
 
     classes_ = ["a", "b", "c"]

@@ -17,7 +17,9 @@ from oncoclass.errors import InvalidInputError
 from oncoclass.evaluation import (
     align_proba,
     cross_validate,
+    STRATIFIED,
     grouped_folds,
+    make_folds,
     split_validation,
     train_test,
 )
@@ -25,7 +27,20 @@ from oncoclass.evaluation import (
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
-class PriorModel:
+class Minimal:
+    """The rest of the model contract: sets of the top class only, no novelty detector."""
+
+    coverage = None
+    novelty_threshold = None
+
+    def predict_sets(self, proba: np.ndarray) -> np.ndarray:
+        return proba == proba.max(axis=1, keepdims=True)
+
+    def novelty_score(self, samples: Sequence[Sample]) -> np.ndarray | None:
+        return None
+
+
+class PriorModel(Minimal):
     """Predicts the training class frequencies; knows only the classes it was trained on."""
 
     def fit(self, train: Sequence[Sample], valid: Sequence[Sample] | None = None) -> Self:
@@ -38,7 +53,7 @@ class PriorModel:
         return np.tile(self._prior, (len(samples), 1))
 
 
-class CheatModel:
+class CheatModel(Minimal):
     """Reads the label from the text ("label:x"): 0.9 on it, the rest spread evenly."""
 
     def __init__(self, classes: Sequence[str]) -> None:
@@ -107,13 +122,20 @@ def test_grouped_folds_are_reproducible() -> None:
     assert all(np.array_equal(x[1], y[1]) for x, y in zip(a, b, strict=True))
 
 
-def test_grouped_folds_fall_back_when_stratification_is_impossible() -> None:
+def test_grouped_folds_fall_back_when_stratification_is_impossible(caplog) -> None:
     samples = make_samples(["a", "b", "c", "d"], per_group=2)  # no class has 3 members' groups
-    folds = grouped_folds(samples, k=3)
+    with caplog.at_level("WARNING"):
+        folds, strategy = make_folds(samples, k=3)
     assert len(folds) == 3
     for train, test in folds:
         assert len(test) > 0
         assert not {samples[i].group for i in train} & {samples[i].group for i in test}
+    # The fallback is explicit: logged, and carried into results and reports.
+    assert "NOT stratified" in strategy and "no class has 3 samples" in strategy
+    assert "NOT stratified" in caplog.text
+    assert make_folds(BALANCED, k=3)[1] == STRATIFIED
+    result = cross_validate(PriorModel, samples, k=3, progress=False)
+    assert result.fold_strategy == strategy and result.to_dict()["fold_strategy"] == strategy
 
 
 def test_grouped_folds_need_enough_groups() -> None:

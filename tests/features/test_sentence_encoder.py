@@ -1,6 +1,8 @@
-"""The frozen sentence encoder: offline weights, cached embeddings, one-pass occlusion."""
+"""The frozen sentence encoder: offline weights, true embeddings only, one-pass occlusion."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
@@ -24,21 +26,67 @@ def test_embeddings_are_unit_vectors_and_empty_text_is_zero(encoder):
 
 
 def test_similar_sentences_are_close(encoder):
-    a, b, c = encoder.encode(["The tumour was resistant to erlotinib.",
-                              "Resistance to erlotinib was observed in the tumour.",
-                              "The weather in Paris was mild in May."])
+    a, b, c = encoder.encode(
+        [
+            "The tumour was resistant to erlotinib.",
+            "Resistance to erlotinib was observed in the tumour.",
+            "The weather in Paris was mild in May.",
+        ]
+    )
     assert a @ b > a @ c + 0.3
 
 
-def test_occlusions_come_from_one_pass(encoder, monkeypatch):
-    encoder._cache.clear()
+def test_an_embedding_does_not_depend_on_the_other_texts_of_the_call(encoder):
+    encoder.cache_clear()
+    alone = encoder.encode([TEXT])[0]
+    encoder.cache_clear()
+    long = "The cohort was followed for five years and many other things were measured. " * 9
+    mixed = encoder.encode(["KRAS", long, TEXT, "short"])[2]
+    np.testing.assert_array_equal(alone, mixed)
+
+
+def test_occlusions_come_from_one_pass_and_never_enter_the_cache(encoder):
+    encoder.cache_clear()
     full = encoder.encode([TEXT])[0]
-    encoder._cache.clear()
-    texts = encoder.prime_occlusions(TEXT, SPANS)
-    assert texts == [TEXT, TEXT[46:], TEXT[:45]]
-    calls = []
-    monkeypatch.setattr(encoder, "_embed", lambda t: calls.append(t) or np.zeros((len(t), DIM)))
-    primed = encoder.encode(texts)
-    assert calls == []  # every occluded text was already in the cache
-    np.testing.assert_allclose(primed[0], full, atol=1e-5)  # the full text: the exact embedding
-    assert primed[1] @ full < 0.999  # leaving a sentence out changes the embedding
+    encoder.cache_clear()
+    occluded = encoder.encode_occlusions(TEXT, SPANS)
+    assert occluded.shape == (3, DIM)
+    np.testing.assert_allclose(occluded[0], full, atol=1e-5)  # the full text: the exact one
+    assert occluded[1] @ full < 0.999  # leaving a sentence out changes the embedding
+    assert encoder.cache_len == 0  # approximations are returned, never cached
+    # The texts the approximations stand for still get their true embeddings.
+    true_rest = encoder.encode([TEXT[46:]])[0]
+    assert not np.allclose(true_rest, occluded[1], atol=1e-6)
+    one_span = encoder.encode_occlusions(TEXT[:45], [(0, 45)])
+    assert not one_span[1].any()  # nothing left: the empty text, as encode("") says
+
+
+def test_a_call_larger_than_the_cache_returns_every_row(encoder):
+    small = SentenceEncoder.__new__(SentenceEncoder)
+    small.__dict__.update(encoder.__dict__)
+    small._cache = type(encoder._cache)()
+    small._cache_size = 3
+    texts = [f"Variant {i} was found in a patient with melanoma." for i in range(8)]
+    out = small.encode(texts)
+    assert np.linalg.norm(out, axis=1) == pytest.approx(np.ones(8), abs=1e-5)
+    assert small.cache_len == 3
+    np.testing.assert_array_equal(out, small.encode(texts))
+
+
+def test_many_threads_get_the_same_embeddings(encoder):
+    texts = [f"EGFR L858R case {i} responded to erlotinib." for i in range(12)]
+    encoder.cache_clear()
+    expected = encoder.encode(texts)
+    encoder.cache_clear()
+    results: dict[int, np.ndarray] = {}
+
+    def work(i: int) -> None:
+        results[i] = encoder.encode(texts[i % 4 :: 1])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, out in results.items():
+        np.testing.assert_array_equal(out, expected[i % 4 :])

@@ -184,6 +184,97 @@ def test_gene_in_front_of_the_change() -> None:
 def test_compound_takes_the_first_part() -> None:
     p = parse_variation("V600E and AMPLIFICATION")
     assert (p.type, p.normalized, p.position) == (T.MISSENSE, "V600E and Amplification", 600)
+    assert [c.variation.normalized for c in p.components] == ["V600E", "Amplification"]
+    assert [c.operator for c in p.components] == ["", "and"]
+
+
+@pytest.mark.parametrize(
+    ("text", "normalized", "partners", "exon"),
+    [
+        ("EML4::ALK", "EML4-ALK Fusion", ("EML4", "ALK"), None),
+        ("BCR::ABL1", "BCR-ABL1 Fusion", ("BCR", "ABL1"), None),
+        ("NKX2-1::TRB", "NKX2-1-TRB Fusion", ("NKX2-1", "TRB"), None),
+        ("EWSR1::FLI1 e7-e6", "EWSR1-FLI1 Fusion e7-e6", ("EWSR1", "FLI1"), 7),
+        ("EML4::ALK e20-e20", "EML4-ALK Fusion e20-e20", ("EML4", "ALK"), 20),
+    ],
+)
+def test_fusions_in_the_current_notation(
+    text: str, normalized: str, partners: tuple[str, ...], exon: int | None
+) -> None:
+    p = parse_variation(text)
+    assert (p.type, p.normalized, p.partners, p.exon) == (T.FUSION, normalized, partners, exon)
+    assert "::".join(partners) in p.aliases()
+
+
+def test_both_fusion_notations_compare_equal() -> None:
+    assert parse_variation("EML4::ALK").normalized == parse_variation("EML4-ALK").normalized
+    p = parse_variation("BCR::ABL1 T315I")
+    assert (p.type, p.normalized, p.partners) == (T.MISSENSE, "T315I", ("BCR", "ABL1"))
+
+
+@pytest.mark.parametrize(
+    ("text", "gene", "vtype", "normalized", "operators", "negated"),
+    [
+        ("V600E AND Amplification", "BRAF", T.MISSENSE, "V600E and Amplification",
+         ["", "and"], [False, False]),
+        ("L858R OR Exon 19 Deletion", "EGFR", T.MISSENSE, "L858R or Exon 19 Deletion",
+         ["", "or"], [False, False]),
+        ("EML4::ALK AND L1196M", "ALK", T.FUSION, "EML4-ALK Fusion and L1196M",
+         ["", "and"], [False, False]),
+        ("Amplification AND (V600E OR V600K)", "BRAF", T.AMPLIFICATION,
+         "Amplification and (V600E or V600K)", ["", "and", "or"], [False] * 3),
+        ("NOT D816V", "KIT", T.OTHER, "not D816V", [""], [True]),
+        ("NOT D816V AND Amplification", "KIT", T.AMPLIFICATION, "not D816V and Amplification",
+         ["", "and"], [True, False]),
+        ("NOT (V600E OR V600K)", "BRAF", T.OTHER, "(not V600E or not V600K)", ["", "or"],
+         [True, True]),
+        ("Splice Site (c.3028G>A) AND Amplification", "MET", T.SPLICE, "Splice and Amplification",
+         ["", "and"], [False, False]),
+    ],
+)  # fmt: skip
+def test_compounds_parse_component_by_component(
+    text: str,
+    gene: str,
+    vtype: VariationType,
+    normalized: str,
+    operators: list[str],
+    negated: list[bool],
+) -> None:
+    p = parse_variation(text, gene)
+    assert (p.type, p.normalized, p.raw) == (vtype, normalized, text)
+    assert [c.operator for c in p.components] == operators
+    assert [c.negated for c in p.components] == negated
+    assert p.is_compound
+    assert len(p.present()) == negated.count(False)
+
+
+def test_compound_components_keep_their_structure() -> None:
+    p = parse_variation("EML4::ALK AND L1196M", "ALK")
+    assert p.partners == ("EML4", "ALK") and p.position is None  # the fusion sets the type
+    assert p.components[1].variation.position == 1196
+    groups = parse_variation("Amplification AND (V600E OR V600K)", "BRAF").components
+    assert [(c.opens, c.closes) for c in groups] == [(0, 0), (1, 0), (0, 1)]
+    other_gene = parse_variation("V600E AND KRAS G12D", "BRAF")
+    assert other_gene.normalized == "V600E and KRAS G12D"
+    assert [(c.gene, c.variation.normalized) for c in other_gene.components] == [
+        (None, "V600E"),
+        ("KRAS", "G12D"),
+    ]
+    assert parse_variation("V600E OR NRAS Mutation", "BRAF").components[1].gene == "NRAS"
+
+
+def test_a_negated_variant_is_never_described() -> None:
+    p = parse_variation("NOT D816V", "KIT")
+    assert p.present() == () and p.position is None and not p.is_known_shape
+    assert "D816V" not in p.aliases()
+    named = dict(zip(FEATURE_NAMES, p.features(), strict=True))
+    assert named["type_other"] == 1 and named["has_position"] == 0
+    assert parse_variation("V600E", "BRAF").present()[0].normalized == "V600E"
+
+
+def test_compound_aliases_spell_each_present_component() -> None:
+    aliases = parse_variation("V600E AND Amplification", "BRAF").aliases()
+    assert {"V600E", "Val600Glu", "Amplification"} <= set(aliases)
 
 
 def test_equivalent_spellings_share_one_normalized_form() -> None:

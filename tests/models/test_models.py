@@ -33,7 +33,7 @@ def fitted(request, toy_train, toy_valid, tmp_path_factory):
 
 
 def test_every_registered_model_is_tested():
-    assert set(REGISTRY) >= set(FAST)
+    assert set(FAST) >= set(REGISTRY), f"untested: {set(REGISTRY) - set(FAST)}"
 
 
 def test_probabilities_are_calibrated_distributions(fitted, toy_test):
@@ -94,3 +94,40 @@ def test_errors_are_typed(tmp_path):
         create_model("baseline").predict_proba([Sample(id="1", gene="A", variation="B")])
     with pytest.raises(ModelNotFoundError, match="oncoclass train"):
         load_model(tmp_path)
+
+
+def test_model_files_hold_no_pickle_and_are_checksummed(fitted):
+    model, path = fitted
+    card = read_card(path)
+    files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+    assert sorted(card["files"]) == [f for f in files if f != "model.json"]
+    for name in card["files"]:
+        assert not name.endswith((".joblib", ".pkl", ".pickle")), name
+        if name.endswith(".npz"):
+            np.load(path / name, allow_pickle=False)  # arrays only, no objects
+
+
+@pytest.mark.parametrize("damage", ["truncate", "alter", "delete", "card"])
+def test_a_damaged_model_directory_is_refused_naming_the_file(fitted, tmp_path, damage):
+    import shutil
+
+    from oncoclass.errors import CorruptModelError
+
+    _, path = fitted
+    copy = shutil.copytree(path, tmp_path / "copy")
+    victim = max((p for p in copy.rglob("*") if p.is_file() and p.name != "model.json"),
+                 key=lambda p: p.stat().st_size)  # fmt: skip
+    if damage == "truncate":
+        victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    elif damage == "alter":
+        data = bytearray(victim.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        victim.write_bytes(bytes(data))
+    elif damage == "delete":
+        victim.unlink()
+    else:
+        victim = copy / "model.json"
+        victim.write_text('{"model": "baseline"')  # cut short
+    with pytest.raises(CorruptModelError) as err:
+        load_model(copy)
+    assert victim.name in str(err.value)

@@ -1,4 +1,12 @@
-"""``GET /health`` (is the service usable?) and ``GET /metrics`` (Prometheus text format)."""
+"""Health for people and for orchestrators, and Prometheus metrics.
+
+* ``GET /health/live``: the process answers (a container is restarted when this fails);
+* ``GET /health/ready``: 200 only when this replica can answer predictions correctly: a model
+  loaded and warmed up, the history database reachable, the knowledge base loaded; 503 with
+  the reasons otherwise (a load balancer sends it no traffic);
+* ``GET /health``: the full picture, always 200 when the process runs;
+* ``GET /metrics``: Prometheus text format.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +15,62 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from oncoclass import __version__
-from oncoclass.api.deps import ServicesDep
-from oncoclass.api.schemas import DatabaseHealth, HealthPublic, KnowledgeHealth, ModelRef
+from oncoclass.api.deps import MetricsDep, ServiceDep
+from oncoclass.api.errors import SafeJSONResponse
+from oncoclass.schemas import DatabaseHealth, HealthPublic, KnowledgeHealth, ModelRef
+from oncoclass.service import OncoClassService
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Service health")
-async def health(services: ServicesDep) -> HealthPublic:
-    """``status`` is "ok" when a model is loaded and the database answers, else "degraded".
-    An empty knowledge base (no CIViC data in the data home) does not degrade the service."""
-    predictor = services.predictor
-    reachable = await run_in_threadpool(services.database.ping)
+async def _health(service: OncoClassService) -> HealthPublic:
+    reachable = service.database is not None and await run_in_threadpool(service.database.ping)
+    problems = []
+    if not service.has_model:
+        problems.append(f"no model: {service.model_error}")
+    if not reachable:
+        problems.append("the history database is unreachable")
+    knowledge = service.knowledge
+    if len(knowledge) == 0:
+        problems.append("the CIViC knowledge base is not loaded")
+    model = service.predictor if service.has_model else None
     return HealthPublic(
-        status="ok" if predictor is not None and reachable else "degraded",
+        status="ok" if not problems else "degraded",
         version=__version__,
-        model_loaded=predictor is not None,
-        model=ModelRef(name=predictor.model_name, version=predictor.model_version)
-        if predictor is not None
-        else None,
-        model_error=services.model_error,
-        database=DatabaseHealth(reachable=reachable, backend=services.database.backend),
+        model_loaded=model is not None,
+        model=ModelRef(name=model.model_name, version=model.model_version) if model else None,
+        model_error=service.model_error,
+        problems=problems,
+        database=DatabaseHealth(
+            reachable=reachable,
+            backend=service.database.backend if service.database is not None else "none",
+        ),
         knowledge_base=KnowledgeHealth(
-            loaded=len(services.knowledge) > 0,
-            size=len(services.knowledge),
-            source=services.knowledge.source,
+            loaded=len(knowledge) > 0, size=len(knowledge), source=knowledge.source
         ),
     )
+
+
+@router.get("/health", summary="Service health (always 200 while the process runs)")
+async def health(service: ServiceDep) -> HealthPublic:
+    """``status`` is "ok" when every part is ready, else "degraded" with ``problems``."""
+    return await _health(service)
+
+
+@router.get("/health/live", summary="Liveness: the process answers")
+async def live() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@router.get(
+    "/health/ready",
+    summary="Readiness: 200 when this replica can answer predictions, else 503",
+    responses={503: {"description": "Not ready; the body says why."}},
+)
+async def ready(service: ServiceDep) -> Response:
+    report = await _health(service)
+    status = 200 if report.status == "ok" else 503
+    return SafeJSONResponse(report.model_dump(mode="json"), status_code=status)
 
 
 @router.get(
@@ -42,5 +79,5 @@ async def health(services: ServicesDep) -> HealthPublic:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
-async def metrics(services: ServicesDep) -> Response:
-    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(metrics: MetricsDep) -> Response:
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

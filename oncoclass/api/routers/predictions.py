@@ -7,10 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from oncoclass.api.deps import KnowledgeDep, RepositoryDep
-from oncoclass.api.errors import NotFoundError
-from oncoclass.api.routers.predict import SINGLE_KNOWLEDGE_ITEMS
-from oncoclass.api.schemas import MAX_GENE_CHARS, PredictionList, PredictionPublic
+from oncoclass.api.deps import ServiceDep
+from oncoclass.schemas import MAX_GENE_CHARS, PredictionList, PredictionPublic
 
 router = APIRouter(prefix="/v1/predictions", tags=["history"])
 
@@ -21,7 +19,7 @@ MAX_OFFSET = 2**31 - 1
 
 @router.get("", summary="List stored predictions")
 def list_predictions(
-    repository: RepositoryDep,
+    service: ServiceDep,
     limit: Annotated[int, Query(ge=0, le=MAX_LIMIT, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
     gene: Annotated[
@@ -32,13 +30,7 @@ def list_predictions(
     """Newest first, with the total count of matching predictions for paging."""
     if gene is not None:
         gene = gene.replace("\x00", "")
-    records, total = repository.list(limit=limit, offset=offset, gene=gene)
-    return PredictionList(
-        items=[PredictionPublic.from_record(r) for r in records],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    return service.list_predictions(limit=limit, offset=offset, gene=gene)
 
 
 @router.get(
@@ -46,13 +38,7 @@ def list_predictions(
     summary="One stored prediction",
     responses={404: {"description": "No prediction with this id."}},
 )
-def get_prediction(
-    prediction_id: int, repository: RepositoryDep, knowledge: KnowledgeDep
-) -> PredictionPublic:
+def get_prediction(prediction_id: int, service: ServiceDep) -> PredictionPublic:
     """The stored prediction, with the CIViC evidence looked up again (the knowledge base may
     be newer than the prediction)."""
-    record = repository.get(prediction_id)
-    if record is None:
-        raise NotFoundError(f"no prediction with id {prediction_id}")
-    match = knowledge.lookup(record.gene, record.variation, limit=SINGLE_KNOWLEDGE_ITEMS)
-    return PredictionPublic.from_record(record, match)
+    return service.get_prediction(prediction_id)

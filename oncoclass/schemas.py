@@ -1,8 +1,9 @@
-"""Request and response bodies of the HTTP API (pydantic), and their conversion from the
-library's results.
+"""The public data shapes of OncoClass (pydantic): what a client sends and what every front end
+answers. The HTTP API, ``oncoclass predict --json``, ``oncoclass annotate`` and the page all
+speak this one schema, built by :mod:`oncoclass.service`.
 
 Naming follows the usual FastAPI layout: ``*Create`` is what a client sends, ``*Public`` what the
-API answers. Every string a client sends is cleaned first: NUL characters (PostgreSQL cannot
+service answers. Every string a client sends is cleaned first: NUL characters (PostgreSQL cannot
 store them) are dropped and lone UTF-16 surrogates (valid JSON escapes, invalid text) replaced,
 so no input can fail later in the database or in the response encoder.
 """
@@ -158,9 +159,55 @@ class EvidenceSpanPublic(BaseModel):
 
 
 class FlagsPublic(BaseModel):
+    """Every warning as a boolean, for filtering and spreadsheets (``warnings`` explains them)."""
+
+    text_off_topic: bool = Field(description="The text names neither the gene nor the variation.")
+    out_of_distribution: bool = Field(
+        description="The novelty score is over its threshold: unlike the known classes."
+    )
+    close_call: bool = Field(description="The two most likely classes are close (margin).")
     unknown_gene: bool = Field(description="The gene was never seen in training.")
     unknown_variation: bool = Field(description="The variation was never seen in training.")
-    low_confidence: bool = Field(description="The top probability is below the threshold.")
+    no_text: bool = Field(description="No evidence text was given.")
+
+
+class WarningPublic(BaseModel):
+    code: str = Field(description="One of the keys of flags.")
+    severity: Literal["warning", "info"]
+    message: str = Field(description="What it means, in plain words.")
+
+
+class PredictionSetPublic(BaseModel):
+    """The classes that cannot be ruled out: the true class is in this set for ``coverage`` of
+    inputs like the calibration data (split-conformal prediction)."""
+
+    labels: list[str]
+    names: list[str]
+    coverage: float | None = Field(
+        description="Stated coverage, e.g. 0.9 (None: the model has no calibrated sets)."
+    )
+
+
+class GroupPublic(BaseModel):
+    """The coarse level of the answer (CIViC: the evidence type; MSKCC: the effect)."""
+
+    title: str = Field(description='What the level is, e.g. "evidence type".')
+    label: str
+    probability: float
+    probabilities: list[ClassProbabilityPublic]
+
+
+class NoveltyPublic(BaseModel):
+    """How unlike the classes the model knows this input looks (outlier-exposure detector)."""
+
+    score: float | None = Field(description="In [0, 1]; None when the model has no detector.")
+    threshold: float | None
+    flagged: bool
+
+
+class MentionsPublic(BaseModel):
+    gene: bool = Field(description="The text names the gene.")
+    variation: bool = Field(description="The text names the variation (any known spelling).")
 
 
 class ParsedVariationPublic(BaseModel):
@@ -232,7 +279,7 @@ class PredictionPublic(BaseModel):
     """A stored prediction: the inputs, the predicted class, every class's calibrated
     probability, the evidence sentences with their weights, and the CIViC evidence."""
 
-    id: int = Field(description="History id: GET /v1/predictions/{id}.")
+    id: int | None = Field(description="History id: GET /v1/predictions/{id} (None: not stored).")
     created_at: datetime
     source: str = Field(description='"predict" or "batch".')
     batch_id: str | None = None
@@ -248,8 +295,14 @@ class PredictionPublic(BaseModel):
     name: str = Field(description="Predicted class name.")
     probability: float = Field(description="Calibrated probability of the predicted class.")
     probabilities: list[ClassProbabilityPublic]
-    evidence: list[EvidenceSpanPublic]
+    prediction_set: PredictionSetPublic
+    margin: float = Field(description="Probability of the top class minus the second's.")
+    group: GroupPublic
+    novelty: NoveltyPublic
+    text_mentions: MentionsPublic | None = Field(description="None when no text was given.")
+    warnings: list[WarningPublic]
     flags: FlagsPublic
+    evidence: list[EvidenceSpanPublic]
     parsed_variation: ParsedVariationPublic
     model: ModelRef
     knowledge: KnowledgeMatchPublic | None = None
@@ -276,31 +329,70 @@ class PredictionPublic(BaseModel):
             name=record.name,
             probability=record.probability,
             probabilities=out.get("probabilities", []),
+            prediction_set=out.get("prediction_set", {"labels": [], "names": [], "coverage": None}),
+            margin=out.get("margin", 0.0),
+            group=out.get(
+                "group", {"title": "", "label": "", "probability": 0.0, "probabilities": []}
+            ),
+            novelty=out.get("novelty", {"score": None, "threshold": None, "flagged": False}),
+            text_mentions=out.get("text_mentions"),
+            warnings=out.get("warnings", []),
+            flags=_flags(out.get("flags", {})),
             evidence=out.get("evidence", []),
-            flags=out.get("flags", {}),
             parsed_variation=out.get("variation", {"type": "other", "normalized": ""}),
             model=ModelRef(name=record.model_name, version=record.model_version),
             knowledge=KnowledgeMatchPublic.from_match(knowledge) if knowledge else None,
         )
 
 
-def prediction_outputs(prediction: Prediction) -> dict[str, Any]:
+def _flags(stored: dict[str, Any]) -> dict[str, bool]:
+    """Every flag (a history row written before a flag existed reads it as False)."""
+    return {name: bool(stored.get(name, False)) for name in FlagsPublic.model_fields}
+
+
+def _probability(c: Any) -> dict[str, Any]:
+    return {"label": c.label, "name": c.name, "probability": c.probability}
+
+
+def prediction_outputs(prediction: Prediction, group_title: str) -> dict[str, Any]:
     """The JSON document stored with a prediction (what ``from_record`` reads back)."""
     v = prediction.variation
+    names = {c.label: c.name for c in prediction.probabilities}
+    novelty, threshold = prediction.novelty, prediction.novelty_threshold
+    codes = set(prediction.warning_codes)
     return {
-        "probabilities": [
-            {"label": c.label, "name": c.name, "probability": c.probability}
-            for c in prediction.probabilities
+        "probabilities": [_probability(c) for c in prediction.probabilities],
+        "prediction_set": {
+            "labels": list(prediction.prediction_set),
+            "names": [names[label] for label in prediction.prediction_set],
+            "coverage": prediction.set_coverage,
+        },
+        "margin": prediction.margin,
+        "group": {
+            "title": group_title,
+            "label": prediction.group.label,
+            "probability": prediction.group.probability,
+            "probabilities": [_probability(c) for c in prediction.group_probabilities],
+        },
+        "novelty": {
+            "score": novelty,
+            "threshold": threshold,
+            "flagged": "out_of_distribution" in codes,
+        },
+        "text_mentions": (
+            None
+            if prediction.mentions is None
+            else {"gene": prediction.mentions.gene, "variation": prediction.mentions.variation}
+        ),
+        "warnings": [
+            {"code": w.code, "severity": w.severity, "message": w.message}
+            for w in prediction.warnings
         ],
+        "flags": {name: name in codes for name in FlagsPublic.model_fields},
         "evidence": [
             {"text": e.text, "start": e.start, "end": e.end, "weight": e.weight}
             for e in prediction.evidence
         ],
-        "flags": {
-            "unknown_gene": prediction.unknown_gene,
-            "unknown_variation": prediction.unknown_variation,
-            "low_confidence": prediction.low_confidence,
-        },
         "variation": {
             "type": str(v.type),
             "normalized": v.normalized,
@@ -368,8 +460,12 @@ class TrainingPublic(BaseModel):
 class LimitsPublic(BaseModel):
     max_text_chars: int
     max_batch_rows: int
-    low_confidence: float = Field(
-        description="Top probability below which a prediction is flagged low_confidence."
+    min_margin: float = Field(
+        description="Gap between the two most likely classes below which an answer is flagged "
+        "close_call."
+    )
+    set_coverage: float | None = Field(
+        description="Stated coverage of the prediction sets (None: not calibrated)."
     )
 
 
@@ -405,5 +501,6 @@ class HealthPublic(BaseModel):
     model_loaded: bool
     model: ModelRef | None
     model_error: str | None = None
+    problems: list[str] = Field(default_factory=list, description="Why the service is not ready.")
     database: DatabaseHealth
     knowledge_base: KnowledgeHealth

@@ -1,0 +1,190 @@
+"""Sparse features + a linear model, saved as JSON and arrays, never as a pickle.
+
+What ``baseline`` and the novelty detector share: TF-IDF of the selected evidence text, of the
+variation's characters and of the context (disease, drugs), plus one-hot gene, gene x variation
+type, gene x position and the parsed variation features; then a logistic regression.
+
+A pickle in a model directory executes code when loaded, and every replica of the service loads
+the shared model directory; so a fitted :class:`FeatureSpace` is stored as its vocabularies and
+IDF weights (JSON + ``.npz``) and a :class:`LinearScorer` as its coefficients, and both are
+rebuilt from those on load. Features are built without pandas or a ColumnTransformer, whose
+fixed cost (~50 ms a call) would dominate single predictions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import log_softmax
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import ThreadpoolController
+
+from oncoclass.data.records import Sample
+from oncoclass.errors import DataError
+from oncoclass.features.genomic import gene_key, parsed, variation_key
+from oncoclass.features.text import clean_text, select_text
+from oncoclass.features.variation import FEATURE_NAMES
+
+
+@lru_cache(maxsize=1)
+def threadpools() -> ThreadpoolController:
+    """Found once: looking up the loaded BLAS libraries costs ~5 ms, too much per request."""
+    return ThreadpoolController()
+
+
+def _columns(samples: Sequence[Sample], max_tokens: int) -> dict[str, list[Any]]:
+    """The raw feature columns: three texts and one dict (categorical + dense) per sample."""
+    cols: dict[str, list[Any]] = {"text": [], "variation": [], "context": [], "fields": []}
+    for s in samples:
+        gene, p = gene_key(s.gene), parsed(s.gene, s.variation)
+        cols["text"].append(clean_text(select_text(s.text, s.gene, s.variation, max_tokens)))
+        cols["variation"].append(variation_key(s.gene, s.variation))
+        cols["context"].append(clean_text(" ".join([s.disease, *s.drugs])))
+        cols["fields"].append(
+            {
+                "gene": gene,
+                # Gene x variation type and gene x position: the same change means loss of function
+                # in a tumour suppressor and gain in an oncogene, and hotspots recur.
+                "gene_type": f"{gene}|{p.type}",
+                "gene_position": f"{gene}|{p.position or p.normalized}",
+                "has_drugs": float(bool(s.drugs)),
+                **dict(zip(FEATURE_NAMES, p.features().tolist(), strict=True)),
+            }
+        )
+    return cols
+
+
+#: The TF-IDF settings of each text column (the text vectoriser also gets ``max_features``).
+_TFIDF: dict[str, dict[str, Any]] = {
+    "text": {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True},
+    "variation": {"analyzer": "char_wb", "ngram_range": (1, 4), "sublinear_tf": True},
+    "context": {"ngram_range": (1, 2), "sublinear_tf": True},
+}
+
+
+class FeatureSpace:
+    """The sparse features of samples: ``fit_transform(train)``, then ``transform(samples)``."""
+
+    def __init__(self, max_tokens: int = 400, max_features: int = 100_000) -> None:
+        self.max_tokens = max_tokens
+        self.max_features = max_features
+        self.vectorizers_: dict[str, TfidfVectorizer | DictVectorizer] = {}
+
+    def fit_transform(self, samples: Sequence[Sample]) -> sp.csr_matrix:
+        cols = _columns(samples, self.max_tokens)
+        self.vectorizers_ = {"fields": DictVectorizer(), "variation": self._tfidf("variation")}
+        # Text and context are optional inputs (MSKCC variants-only mode has neither): a
+        # vectoriser is only added when the training data has words for it.
+        if sum(bool(t.strip()) for t in cols["text"]) >= 2:
+            self.vectorizers_["text"] = self._tfidf("text")
+        if any(c.strip() for c in cols["context"]):
+            self.vectorizers_["context"] = self._tfidf("context")
+        return sp.hstack([v.fit_transform(cols[k]) for k, v in self.vectorizers_.items()], "csr")
+
+    def transform(self, samples: Sequence[Sample]) -> sp.csr_matrix:
+        cols = _columns(samples, self.max_tokens)
+        return sp.hstack([v.transform(cols[k]) for k, v in self.vectorizers_.items()], "csr")
+
+    def _tfidf(self, column: str) -> TfidfVectorizer:
+        extra = {"max_features": self.max_features} if column == "text" else {}
+        return TfidfVectorizer(**_TFIDF[column], **extra)
+
+    # ---- storage: JSON vocabularies + IDF arrays -------------------------------------------------
+    def save(self, directory: Path, name: str) -> list[str]:
+        """Write ``<name>.json`` and ``<name>.npz``; returns the file names."""
+        state: dict[str, Any] = {"max_tokens": self.max_tokens, "max_features": self.max_features}
+        arrays: dict[str, np.ndarray] = {}
+        for column, v in self.vectorizers_.items():
+            if isinstance(v, DictVectorizer):
+                state[column] = {"kind": "dict", "features": list(v.feature_names_)}
+            else:
+                vocabulary = sorted(v.vocabulary_, key=v.vocabulary_.__getitem__)
+                state[column] = {"kind": "tfidf", "vocabulary": vocabulary}
+                arrays[f"idf:{column}"] = v.idf_
+        (directory / f"{name}.json").write_text(json.dumps(state))
+        np.savez(directory / f"{name}.npz", **arrays)
+        return [f"{name}.json", f"{name}.npz"]
+
+    @classmethod
+    def load(cls, directory: Path, name: str) -> FeatureSpace:
+        try:
+            state = json.loads((directory / f"{name}.json").read_text())
+            with np.load(directory / f"{name}.npz", allow_pickle=False) as arrays:
+                idf = {k.removeprefix("idf:"): arrays[k] for k in arrays.files}
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"unreadable feature space ({exc})", path=str(directory)) from exc
+        space = cls(state["max_tokens"], state["max_features"])
+        for column in ("fields", "variation", "text", "context"):
+            if column not in state:
+                continue
+            entry = state[column]
+            if entry["kind"] == "dict":
+                v: TfidfVectorizer | DictVectorizer = DictVectorizer()
+                v.feature_names_ = list(entry["features"])
+                v.vocabulary_ = {f: i for i, f in enumerate(v.feature_names_)}
+            else:
+                v = space._tfidf(column)
+                v.vocabulary_ = {t: i for i, t in enumerate(entry["vocabulary"])}
+                v.idf_ = idf[column]
+            space.vectorizers_[column] = v
+        return space
+
+
+class LinearScorer:
+    """Logistic regression scores, kept as plain coefficients: log-probabilities of
+    ``classes`` for a sparse feature matrix."""
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: Sequence[int]) -> None:
+        self.coef = np.asarray(coef, dtype=np.float64)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.classes = [int(c) for c in classes]
+
+    @classmethod
+    def fit(
+        cls,
+        x: sp.csr_matrix,
+        y: np.ndarray,
+        *,
+        C: float,
+        class_weight: str | None,
+        seed: int,
+    ) -> LinearScorer:
+        clf = LogisticRegression(C=C, max_iter=3000, class_weight=class_weight, random_state=seed)
+        # One BLAS thread: lbfgs on sparse features gains nothing from more, and on a small
+        # machine shared with a server (or other fits) more threads are 4x slower.
+        with threadpools().limit(limits=1, user_api="blas"):
+            clf.fit(x, y)
+        return cls(clf.coef_, clf.intercept_, clf.classes_)
+
+    def log_proba(self, x: sp.csr_matrix) -> np.ndarray:
+        """(n, len(classes)) log-probabilities (two classes: the binary logistic model)."""
+        with threadpools().limit(limits=1, user_api="blas"):
+            z = np.asarray(x @ self.coef.T) + self.intercept
+        if len(self.classes) == 2:  # one coefficient row: the second class's log-odds
+            z = np.hstack([np.zeros_like(z), z])
+        return log_softmax(z, axis=1)
+
+    def save(self, directory: Path, name: str) -> list[str]:
+        np.savez(
+            directory / f"{name}.npz",
+            coef=self.coef,
+            intercept=self.intercept,
+            classes=np.asarray(self.classes, dtype=np.int64),
+        )
+        return [f"{name}.npz"]
+
+    @classmethod
+    def load(cls, directory: Path, name: str) -> LinearScorer:
+        try:
+            with np.load(directory / f"{name}.npz", allow_pickle=False) as a:
+                return cls(a["coef"], a["intercept"], a["classes"].tolist())
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"unreadable linear model ({exc})", path=str(directory)) from exc

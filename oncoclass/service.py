@@ -1,0 +1,392 @@
+"""The one OncoClass service: the Predictor, the knowledge base and the history behind every
+front end (the HTTP API's thin routers, the CLI, the page, batch files).
+
+Every answer leaves here in the public schema (:mod:`oncoclass.schemas`), so the API's JSON,
+``oncoclass predict --json`` and the files ``oncoclass annotate`` writes are the same thing.
+The service validates input, scores, looks the variant up in CIViC and stores the answer; it
+raises typed errors (:mod:`oncoclass.errors`), which only the API turns into status codes.
+
+The model can be swapped while requests are in flight (:meth:`OncoClassService.reload`): each
+call takes the current Predictor once, at its start, and finishes on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from oncoclass.data.records import Sample
+from oncoclass.data.tasks import get_task
+from oncoclass.errors import (
+    InvalidInputError,
+    ModelUnavailableError,
+    NotFoundError,
+    OncoClassError,
+)
+from oncoclass.history import Database, PredictionRecord, PredictionRepository
+from oncoclass.history.models import utcnow
+from oncoclass.knowledge import KnowledgeBase, KnowledgeMatch
+from oncoclass.predictor import Prediction, Predictor
+from oncoclass.schemas import (
+    BatchItem,
+    BatchPublic,
+    BatchRowPublic,
+    ClassPublic,
+    LimitsPublic,
+    ModelPublic,
+    ModelRef,
+    PredictionCreate,
+    PredictionList,
+    PredictionPublic,
+    RowError,
+    TrainingPublic,
+    clean_text,
+    prediction_outputs,
+)
+from oncoclass.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: CIViC items shown per batch row (a single prediction shows up to 50).
+BATCH_KNOWLEDGE_ITEMS = 3
+SINGLE_KNOWLEDGE_ITEMS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    """A batch row as read, not yet validated: ``row`` is its 1-based place in the input."""
+
+    row: int
+    values: Any
+
+
+class OncoClassService:
+    """Build it with :meth:`start` (loads and checks everything) or directly (tests)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        knowledge: KnowledgeBase,
+        database: Database | None = None,
+        predictor: Predictor | None = None,
+        model_error: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.knowledge = knowledge
+        self.database = database
+        self._predictor = predictor
+        self.model_error = model_error
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def start(
+        cls,
+        settings: Settings,
+        *,
+        predictor: Predictor | None = None,
+        knowledge: KnowledgeBase | None = None,
+        history: bool = True,
+    ) -> OncoClassService:
+        """Migrate the history database (a failure stops the start: no history, no service),
+        then load the model and warm it up, and index the knowledge base (their absence
+        only degrades the service, and says why)."""
+        database = None
+        if history:
+            database = Database(settings.resolved_database_url)
+            database.migrate()
+        model_error = None
+        if predictor is None:
+            try:
+                predictor = load_predictor(settings, settings.default_model_dir)
+            except (OncoClassError, OSError) as exc:
+                model_error = str(exc)
+                log.warning("serving without a model: %s", exc)
+        if predictor is not None:
+            warm_up(predictor)
+        if knowledge is None:
+            knowledge = KnowledgeBase.from_data_home(settings.data_home)
+        return cls(
+            settings,
+            knowledge=knowledge,
+            database=database,
+            predictor=predictor,
+            model_error=model_error,
+        )
+
+    # ---- the model ------------------------------------------------------------------------------
+    @property
+    def predictor(self) -> Predictor:
+        predictor = self._predictor
+        if predictor is None:
+            raise ModelUnavailableError(f"no model is loaded: {self.model_error}")
+        return predictor
+
+    @property
+    def has_model(self) -> bool:
+        return self._predictor is not None
+
+    def reload(self, model_dir: Path | None = None) -> ModelRef:
+        """Load a model (default: the configured one), warm it up, then switch to it in one
+        step. Requests in flight finish on the model they started with; a model that fails
+        to load changes nothing."""
+        with self._reload_lock:
+            predictor = load_predictor(self.settings, model_dir or self.settings.default_model_dir)
+            warm_up(predictor)
+            self._predictor, self.model_error = predictor, None
+        log.info("now serving %s %s", predictor.model_name, predictor.model_version)
+        return ModelRef(name=predictor.model_name, version=predictor.model_version)
+
+    def model_card(self, task: str | None = None) -> ModelPublic:
+        predictor = self.predictor
+        if task is not None and task != predictor.task.name:
+            get_task(task)  # an unknown task is a bad request, a known one merely absent
+            raise NotFoundError(
+                f"no model for task {task!r} is loaded (it serves {predictor.task.name!r})"
+            )
+        card = predictor.card
+        return ModelPublic(
+            name=predictor.model_name,
+            version=predictor.model_version,
+            package_version=card.get("package_version", ""),
+            task=predictor.task.name,
+            task_description=predictor.task.description,
+            classes=[ClassPublic(label=c.label, name=c.name) for c in predictor.classes],
+            training=TrainingPublic.model_validate(card.get("training", {})),
+            metrics=card.get("metrics") or {},
+            config=card.get("config") or {},
+            limits=LimitsPublic(
+                max_text_chars=predictor.max_text_chars,
+                max_batch_rows=self.settings.max_batch_rows,
+                min_margin=predictor.min_margin,
+                set_coverage=predictor.coverage,
+            ),
+        )
+
+    # ---- predictions ----------------------------------------------------------------------------
+    def predict(self, request: PredictionCreate, *, store: bool = True) -> PredictionPublic:
+        """One variant, explained, looked up in CIViC, and stored (unless ``store`` is off)."""
+        predictor = self.predictor
+        check_task(request.task, predictor)
+        sample = predictor.make_sample(
+            request.gene, request.variation, request.text, request.disease, request.drugs
+        )
+        prediction = predictor.predict_samples([sample], explain=True)[0]
+        record = self._record(predictor, prediction, sample, source="predict")
+        if store:
+            record = self._store([record])[0]
+        match = self.knowledge.lookup(sample.gene, sample.variation, limit=SINGLE_KNOWLEDGE_ITEMS)
+        return PredictionPublic.from_record(record, match)
+
+    def predict_batch(
+        self,
+        rows: Sequence[RawRow],
+        *,
+        explain: bool = False,
+        default_disease: str = "",
+        task: str | None = None,
+    ) -> BatchPublic:
+        """Validate every row, score the valid ones in one model pass, store them atomically;
+        a bad row gets its own error and the others are still scored."""
+        predictor = self.predictor
+        check_task(task, predictor)
+        results: dict[int, BatchRowPublic] = {}
+        valid: list[tuple[int, Sample, str]] = []
+        for raw in rows:
+            try:
+                item = BatchItem.model_validate(raw.values)
+                sample = predictor.make_sample(
+                    item.gene,
+                    item.variation,
+                    item.text,
+                    item.disease or default_disease,
+                    item.drugs,
+                    id=str(raw.row),
+                )
+            except ValidationError as exc:
+                results[raw.row] = _row_error(raw, *_validation_message(exc))
+            except InvalidInputError as exc:
+                results[raw.row] = _row_error(raw, exc.field, str(exc))
+            else:
+                valid.append((raw.row, sample, item.sample))
+
+        batch_id = uuid.uuid4().hex if valid else None
+        predictions = predictor.predict_samples([s for _, s, _ in valid], explain=explain)
+        records = self._store(
+            [
+                self._record(
+                    predictor, p, s, source="batch", batch_id=batch_id, row=row, sample_name=name
+                )
+                for (row, s, name), p in zip(valid, predictions, strict=True)
+            ]
+        )
+        for (row, sample, _), record in zip(valid, records, strict=True):
+            match = self.knowledge.lookup(
+                sample.gene, sample.variation, limit=BATCH_KNOWLEDGE_ITEMS
+            )
+            results[row] = BatchRowPublic(
+                row=row,
+                ok=True,
+                gene=record.gene,
+                variation=record.variation,
+                sample=record.sample,
+                prediction=PredictionPublic.from_record(record, match),
+            )
+        ordered = [results[raw.row] for raw in rows]
+        errors = [r.error for r in ordered if r.error is not None]
+        return BatchPublic(
+            batch_id=batch_id,
+            model=ModelRef(name=predictor.model_name, version=predictor.model_version),
+            task=predictor.task.name,
+            total=len(ordered),
+            scored=len(records),
+            failed=len(errors),
+            results=ordered,
+            errors=errors,
+        )
+
+    # ---- history --------------------------------------------------------------------------------
+    def list_predictions(
+        self, *, limit: int = 50, offset: int = 0, gene: str | None = None
+    ) -> PredictionList:
+        with self._repository() as repository:
+            records, total = repository.list(limit=limit, offset=offset, gene=gene)
+        return PredictionList(
+            items=[PredictionPublic.from_record(r) for r in records],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+
+    def get_prediction(self, prediction_id: int) -> PredictionPublic:
+        """The stored prediction, with the CIViC evidence looked up again (the knowledge base
+        may be newer than the prediction)."""
+        with self._repository() as repository:
+            record = repository.get(prediction_id)
+        if record is None:
+            raise NotFoundError(f"no prediction with id {prediction_id}")
+        match = self.knowledge.lookup(record.gene, record.variation, limit=SINGLE_KNOWLEDGE_ITEMS)
+        return PredictionPublic.from_record(record, match)
+
+    # ---- internals ------------------------------------------------------------------------------
+    def _record(
+        self,
+        predictor: Predictor,
+        prediction: Prediction,
+        sample: Sample,
+        *,
+        source: str,
+        batch_id: str | None = None,
+        row: int | None = None,
+        sample_name: str | None = None,
+    ) -> PredictionRecord:
+        return PredictionRecord(
+            created_at=utcnow(),
+            source=source,
+            batch_id=batch_id,
+            row=row,
+            sample=sample_name or None,
+            gene=sample.gene,
+            variation=sample.variation,
+            disease=sample.disease,
+            drugs=list(sample.drugs),
+            text=sample.text,
+            task=prediction.task,
+            label=prediction.label,
+            name=prediction.name,
+            probability=prediction.probability,
+            outputs=prediction_outputs(prediction, predictor.task.group_title),
+            model_name=prediction.model_name,
+            model_version=prediction.model_version,
+        )
+
+    def _store(self, records: list[PredictionRecord]) -> list[PredictionRecord]:
+        if self.database is None or not records:
+            return records
+        with self._repository() as repository:
+            return repository.add_all(records)
+
+    def _repository(self) -> Any:
+        if self.database is None:
+            raise ModelUnavailableError("this service keeps no history")
+        return _RepositoryScope(self.database)
+
+
+class _RepositoryScope:
+    """``with service._repository() as repo``: a session for the duration of one call."""
+
+    def __init__(self, database: Database) -> None:
+        self._context = database.session()
+
+    def __enter__(self) -> PredictionRepository:
+        return PredictionRepository(self._context.__enter__())
+
+    def __exit__(self, *exc: object) -> None:
+        self._context.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def load_predictor(settings: Settings, model_dir: Path) -> Predictor:
+    return Predictor.load(
+        model_dir, max_text_chars=settings.max_text_chars, min_margin=settings.min_margin
+    )
+
+
+def warm_up(predictor: Predictor) -> None:
+    """One prediction with text, explained, before the service says it is ready: it loads the
+    sentence encoder (when the model reads it) and fills every lazy cache, so the first real
+    request is as fast as the others."""
+    sample = predictor.make_sample(
+        "BRAF", "V600E", "BRAF V600E melanoma responded to vemurafenib. It was well tolerated."
+    )
+    predictor.predict_samples([sample], explain=True)
+
+
+def check_task(task: str | None, predictor: Predictor) -> None:
+    """A requested task must exist (else UnknownTaskError) and be the loaded model's."""
+    if task is None or task == predictor.task.name:
+        return
+    get_task(task)
+    raise InvalidInputError(
+        f"the loaded model predicts {predictor.task.name!r}, not {task!r}", field="task"
+    )
+
+
+def _row_error(raw: RawRow, field: str | None, message: str) -> BatchRowPublic:
+    values = raw.values if isinstance(raw.values, dict) else {}
+    echo = {k: _echo(values.get(k)) for k in ("gene", "variation", "sample")}
+    return BatchRowPublic(
+        row=raw.row, ok=False, **echo, error=RowError(row=raw.row, field=field, message=message)
+    )
+
+
+def _echo(value: Any) -> str | None:
+    """A bad row's input, shown back so that the caller can find it (short strings only)."""
+    return clean_text(value)[:200] if isinstance(value, str) else None
+
+
+def _validation_message(exc: ValidationError) -> tuple[str | None, str]:
+    error = exc.errors()[0]
+    loc = [str(p) for p in error.get("loc", ())]
+    field = loc[0] if loc else None
+    if error.get("type") == "model_type":
+        return None, "the row must be an object with gene and variation"
+    return field, f"{'.'.join(loc) or 'row'}: {error.get('msg', 'invalid')}"
+
+
+__all__ = [
+    "BATCH_KNOWLEDGE_ITEMS",
+    "SINGLE_KNOWLEDGE_ITEMS",
+    "KnowledgeMatch",
+    "OncoClassService",
+    "RawRow",
+    "check_task",
+    "load_predictor",
+    "warm_up",
+]
