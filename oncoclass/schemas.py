@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from oncoclass.data.generic import split_drugs
 from oncoclass.history import PredictionRecord
-from oncoclass.knowledge import KnowledgeItem, KnowledgeMatch, MatchLevel
+from oncoclass.knowledge import KnowledgeMatch, MatchLevel
 from oncoclass.predictor import Prediction
 
 #: Size limits of the short fields (the evidence text's limit is ``Settings.max_text_chars``).
@@ -227,13 +227,30 @@ class ModelRef(BaseModel):
     version: str
 
 
+class ProfileComponentPublic(BaseModel):
+    gene: str
+    variant: str
+    variant_id: str = ""
+    operator: str = Field("", description='"" for the first component, else "AND" / "OR".')
+    negated: bool = Field(False, description="Under a NOT: the variant must be absent.")
+
+
 class KnowledgeItemPublic(BaseModel):
     """A CIViC evidence item."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     evidence_id: str
     gene: str
     variant: str
+    molecular_profile: str = ""
+    molecular_profile_url: str | None = None
+    components: list[ProfileComponentPublic] = []
+    match: MatchLevel = Field(description="How the item's profile matches the variant asked.")
     disease: str
+    disease_relevance: str | None = Field(
+        None, description='"same", "related" or "other" disease than the one asked about.'
+    )
     therapies: list[str]
     therapy_interaction: str | None
     evidence_type: str
@@ -247,32 +264,100 @@ class KnowledgeItemPublic(BaseModel):
     pubmed_id: str | None
     pubmed_url: str | None
     civic_url: str | None
+    last_review_date: str = ""
+    is_flagged: bool = False
 
-    @classmethod
-    def from_item(cls, item: KnowledgeItem) -> KnowledgeItemPublic:
-        return cls.model_validate(item.to_dict())
+
+class AssertionPublic(BaseModel):
+    """A CIViC assertion: an expert-curated summary with its AMP/ASCO/CAP tier."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    assertion_id: str
+    molecular_profile: str
+    molecular_profile_url: str | None
+    match: MatchLevel
+    disease: str
+    disease_relevance: str | None = None
+    therapies: list[str]
+    assertion_type: str
+    assertion_direction: str
+    significance: str
+    amp_category: str = Field(description='e.g. "Tier I - Level A".')
+    amp_tier: str | None
+    amp_level: str | None
+    acmg_codes: list[str]
+    nccn_guideline: str
+    nccn_guideline_version: str
+    regulatory_approval: bool | None
+    fda_companion_test: bool | None
+    summary: str
+    civic_url: str
+    evidence_ids: list[str]
+
+
+class TherapyPublic(BaseModel):
+    """What CIViC's evidence says about one therapy in one disease."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    disease: str
+    therapy: str
+    response: str = Field(description='"sensitivity", "resistance", "reduced sensitivity", ...')
+    best_level: str = Field(description="Best CIViC evidence level, A (validated) to E.")
+    n_items: int
+    evidence_ids: list[str]
+    variant_alone: bool = Field(
+        True, description="False: the evidence needs another variant too (a complex profile)."
+    )
+    disease_relevance: str | None = None
+
+
+class TierPublic(BaseModel):
+    """The AMP/ASCO/CAP tier of the variant: from a CIViC assertion when one exists, else
+    derived from the evidence levels (``basis`` says which; ``explanation`` how)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    tier: str
+    level: str | None
+    label: str
+    basis: str
+    disease: str | None
+    explanation: str
 
 
 class KnowledgeMatchPublic(BaseModel):
-    """What CIViC says about the variant: ``match`` is "exact" (same gene and variation),
-    "position" (same gene and protein position), "type" (same gene and kind of variation)
-    or "none"; items are sorted by evidence level (A first), then rating."""
+    """What CIViC says about the variant. ``match`` is the closest level found: "exact" (this
+    variant), "component" (a profile combining it with others), "position" (same gene and
+    protein position), "type" (same gene and kind of variation) or "none". Items are ranked by
+    relevance to the disease (and therapies) asked about, then evidence level (A first), then
+    rating; ``total``, ``limit`` and ``offset`` page through all of them.
 
+    ``available`` is False when the knowledge base is missing or unreadable: then nothing is
+    known, which is not the same as "CIViC has no evidence" (``reason`` says why)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    available: bool
+    status: str
+    reason: str | None = None
+    release: str | None = Field(None, description="CIViC release, e.g. 01-Aug-2024.")
+    release_date: str | None = None
     match: MatchLevel
     normalized: str
     total: int
+    limit: int
+    offset: int
     best_level: str | None
+    tier: TierPublic | None = None
+    assertions: list[AssertionPublic] = []
+    therapies: list[TherapyPublic] = []
     items: list[KnowledgeItemPublic]
 
     @classmethod
     def from_match(cls, match: KnowledgeMatch) -> KnowledgeMatchPublic:
-        return cls(
-            match=match.match,
-            normalized=match.normalized,
-            total=match.total,
-            best_level=match.best_level,
-            items=[KnowledgeItemPublic.from_item(i) for i in match.items],
-        )
+        return cls.model_validate(match, from_attributes=True)
 
 
 class PredictionPublic(BaseModel):
@@ -504,3 +589,67 @@ class HealthPublic(BaseModel):
     problems: list[str] = Field(default_factory=list, description="Why the service is not ready.")
     database: DatabaseHealth
     knowledge_base: KnowledgeHealth
+
+
+# ---- annotation of a variant file (a lab's MAF / VCF / table) ------------------------------------
+class VariantSamplePublic(BaseModel):
+    """One input row: a variant in one sample, pointing at its (scored-once) variant."""
+
+    line: int = Field(description="Line of the input file (data rows and VCF records).")
+    sample: str | None
+    gene: str | None
+    variation: str | None
+    status: Literal["scored", "non_coding", "error"]
+    #: Index into ``AnnotationPublic.variants`` (None for a row in error).
+    variant: int | None = None
+    error: RowError | None = None
+
+
+class VariantAnnotationPublic(BaseModel):
+    """One distinct variant of the input, scored once however many samples carry it, with what
+    CIViC says about it and what the model thinks of its evidence."""
+
+    key: str = Field(description="gene + normalized variation (or genomic change if non-coding).")
+    gene: str
+    variation: str = Field(description="Protein change as scored (empty for non-coding).")
+    consequence: str | None = None
+    transcript: str | None = None
+    coding: bool
+    note: str | None = Field(None, description="E.g. why a variant has no protein change.")
+    samples: list[str]
+    lines: list[int]
+    tier: TierPublic | None = None
+    therapies: list[TherapyPublic] = []
+    #: Oncogenic / functional / predisposing CIViC evidence: what the variant does.
+    functional: list[KnowledgeItemPublic] = []
+    knowledge: KnowledgeMatchPublic | None = None
+    prediction: PredictionPublic | None = None
+
+
+class AnnotationSummary(BaseModel):
+    rows: int
+    variants: int
+    samples: int
+    scored: int
+    non_coding: int
+    failed: int
+    by_tier: dict[str, int]
+    by_class: dict[str, int]
+    with_warnings: int
+    actionable: int = Field(description="Variants of Tier I or II.")
+
+
+class AnnotationPublic(BaseModel):
+    """The answer to a file of variants: a summary, each distinct variant once (scored,
+    tiered, with therapies), and every input row kept (per sample), errors included."""
+
+    batch_id: str | None
+    source: str = Field(description="File name, or 'json' for a JSON batch.")
+    format: str = Field(description='"vcf", "maf", "table" or "json".')
+    task: str
+    model: ModelRef
+    knowledge_release: str | None
+    summary: AnnotationSummary
+    variants: list[VariantAnnotationPublic]
+    rows: list[VariantSamplePublic]
+    errors: list[RowError]

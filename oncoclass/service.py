@@ -182,8 +182,17 @@ class OncoClassService:
         record = self._record(predictor, prediction, sample, source="predict")
         if store:
             record = self._store([record])[0]
-        match = self.knowledge.lookup(sample.gene, sample.variation, limit=SINGLE_KNOWLEDGE_ITEMS)
-        return PredictionPublic.from_record(record, match)
+        return PredictionPublic.from_record(record, self.lookup(sample))
+
+    def lookup(self, sample: Sample, limit: int = SINGLE_KNOWLEDGE_ITEMS) -> KnowledgeMatch:
+        """What CIViC says about the sample's variant, ranked for its disease and drugs."""
+        return self.knowledge.lookup(
+            sample.gene,
+            sample.variation,
+            limit=limit,
+            disease=sample.disease,
+            therapies=sample.drugs,
+        )
 
     def predict_batch(
         self,
@@ -228,9 +237,7 @@ class OncoClassService:
             ]
         )
         for (row, sample, _), record in zip(valid, records, strict=True):
-            match = self.knowledge.lookup(
-                sample.gene, sample.variation, limit=BATCH_KNOWLEDGE_ITEMS
-            )
+            match = self.lookup(sample, limit=BATCH_KNOWLEDGE_ITEMS)
             results[row] = BatchRowPublic(
                 row=row,
                 ok=True,
@@ -272,8 +279,14 @@ class OncoClassService:
             record = repository.get(prediction_id)
         if record is None:
             raise NotFoundError(f"no prediction with id {prediction_id}")
-        match = self.knowledge.lookup(record.gene, record.variation, limit=SINGLE_KNOWLEDGE_ITEMS)
-        return PredictionPublic.from_record(record, match)
+        sample = Sample(
+            id=str(record.id),
+            gene=record.gene,
+            variation=record.variation,
+            disease=record.disease,
+            drugs=tuple(record.drugs or ()),
+        )
+        return PredictionPublic.from_record(record, self.lookup(sample))
 
     # ---- internals ------------------------------------------------------------------------------
     def _record(

@@ -1,69 +1,31 @@
-"""The ``oncoclass`` command line: data, train, evaluate, predict, serve, run."""
+"""The core commands: data, train, evaluate, predict, serve."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from oncoclass.data.tasks import CLINICAL_SIGNIFICANCE, TASKS
-from oncoclass.errors import OncoClassError
-from oncoclass.settings import configure_runtime, get_settings
-
-app = typer.Typer(
-    help="OncoClass: classify cancer variants from clinical evidence.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
+from oncoclass.cli.common import (
+    DataOpt,
+    ModelOpt,
+    SeedOpt,
+    TaskOpt,
+    app,
+    console,
+    data_app,
+    default_model_dir,
+    fail,
+    out,
+    print_metrics,
 )
-data_app = typer.Typer(help="Fetch and inspect data sets in the data home.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
-console = Console(stderr=True)
-out = Console()
-
-
-@app.callback()
-def main() -> None:
-    """OncoClass: classify cancer variants from clinical evidence."""
-    configure_runtime()
-
-
-TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"One of: {', '.join(TASKS)}.")]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option("--model", "-m", help="baseline, cnn, encoder, multimodal or ensemble (default)."),
-]
-DataOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        help="Data folder (CIViC TSVs or MSKCC files) or a CSV/JSONL file; "
-        "default for CIViC: the data home.",
-    ),
-]
-SeedOpt = Annotated[int, typer.Option(help="Random seed (training is reproducible with it).")]
-
-
-def _fail(exc: Exception) -> NoReturn:
-    # The message may quote user input: printed as text, never interpreted as rich markup.
-    console.print(Text("error: ", style="bold red") + Text(str(exc)))
-    raise typer.Exit(code=2)
-
-
-def _default_model_dir(task: str, model: str) -> Path:
-    return get_settings().models_dir / f"{task}-{model}"
-
-
-def _print_metrics(result, title: str) -> None:  # noqa: ANN001 (ValidationResult)
-    from oncoclass.evaluation import format_summary_table
-
-    table = format_summary_table(result)
-    table.title = title
-    out.print(table)
+from oncoclass.data.tasks import CLINICAL_SIGNIFICANCE
+from oncoclass.errors import OncoClassError
+from oncoclass.settings import get_settings
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -79,7 +41,7 @@ def data_fetch(
     from oncoclass.data import fetch_civic
 
     if name != "civic":
-        _fail(
+        fail(
             OncoClassError(
                 f"unknown data set {name!r}: only 'civic' can be fetched "
                 "(MSKCC's Kaggle files are read with --data FOLDER)"
@@ -88,7 +50,7 @@ def data_fetch(
     try:
         path = fetch_civic(url_template=url, release=release, from_path=from_path, force=force)
     except OncoClassError as exc:
-        _fail(exc)
+        fail(exc)
     out.print(f"CIViC data ready in {path}")
 
 
@@ -128,7 +90,7 @@ def train(
     from oncoclass.models.base import MODEL_FILE
 
     model = model or get_settings().default_model
-    output = output or _default_model_dir(task, model)
+    output = output or default_model_dir(task, model)
     if if_missing and (output / MODEL_FILE).exists():
         out.print(f"model exists: {output}")
         return
@@ -139,10 +101,10 @@ def train(
         result = None
         if cv:
             result = workflows.evaluate(task, model, samples, folds=cv, seed=seed, **params)
-            _print_metrics(result, f"{model} on {task}: {cv}-fold grouped cross-validation")
+            print_metrics(result, f"{model} on {task}: {cv}-fold grouped cross-validation")
         workflows.train(task, model, samples, output, seed=seed, cv=result, **params)
     except OncoClassError as exc:
-        _fail(exc)
+        fail(exc)
     out.print(f"model saved to {output}")
 
 
@@ -182,9 +144,9 @@ def evaluate(
             task, model, samples, folds=folds, seed=seed, test=test_samples, **params
         )
     except OncoClassError as exc:
-        _fail(exc)
+        fail(exc)
     protocol = "fixed train/test split" if test_samples else f"{folds}-fold grouped CV"
-    _print_metrics(result, f"{model} on {task}: {protocol}")
+    print_metrics(result, f"{model} on {task}: {protocol}")
     paths = write_report(
         result,
         output,
@@ -228,9 +190,9 @@ def predict(
         result = service.predict(request, store=False)
     except ValidationError as exc:
         error = exc.errors()[0]
-        _fail(OncoClassError(f"--{error['loc'][0]}: {error['msg']}"))
+        fail(OncoClassError(f"--{error['loc'][0]}: {error['msg']}"))
     except (OncoClassError, OSError) as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=1) + "\n")
         return
@@ -239,7 +201,6 @@ def predict(
 
 def show_prediction(result) -> None:  # noqa: ANN001 (PredictionPublic; imported lazily)
     """A prediction for people: user-given strings are shown as plain text, never as markup."""
-    from rich.text import Text
 
     head = Text()
     head.append(f"{result.gene} {result.variation}", style="bold")
@@ -297,7 +258,3 @@ def serve(
         port=port or settings.port,
         workers=workers,
     )
-
-
-if __name__ == "__main__":
-    app()

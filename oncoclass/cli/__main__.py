@@ -1,0 +1,3 @@
+from oncoclass.cli import app
+
+app()
