@@ -576,7 +576,11 @@ class DatabaseHealth(BaseModel):
 
 class KnowledgeHealth(BaseModel):
     loaded: bool
-    size: int
+    status: str = Field(description='"ok", "missing" (no CIViC release) or "error".')
+    reason: str | None = None
+    release: str | None = Field(None, description="CIViC release, e.g. 01-Aug-2024.")
+    size: int = Field(description="Evidence items.")
+    assertions: int
     source: str | None
 
 

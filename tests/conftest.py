@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The real data sets, beside the repository (never copied into it): ../shared/data.
 SHARED_DATA = ROOT / ".." / "shared" / "data"
 #: The CIViC release the shipped model is trained on.
-CIVIC_RELEASE = "civic"
+CIVIC_RELEASE = "civic_2024"
 #: Known-class training items of the shipped-model fixture: every class, trained in a minute.
 N_SHIPPED = 1000
 #: What the fixture changes from the shipped defaults, to train fast: fewer epochs.

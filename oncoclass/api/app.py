@@ -26,6 +26,7 @@ from oncoclass.api.deps import ApiState
 from oncoclass.api.errors import SafeJSONResponse, install_error_handlers
 from oncoclass.api.metrics import Metrics, MetricsMiddleware
 from oncoclass.api.routers import health, model, predict, predictions
+from oncoclass.api.routers import knowledge as knowledge_router
 from oncoclass.knowledge import KnowledgeBase
 from oncoclass.predictor import Predictor
 from oncoclass.schemas import BatchCreate
@@ -82,11 +83,14 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
+        # /docs is served by the web package from locally installed Swagger UI assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for module in (predict, predictions, model, health):
+    for module in (predict, predictions, knowledge_router, model, health):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     mount_web(app)  # the page: GET / and /static

@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -40,4 +42,16 @@ def mount_web(app: FastAPI) -> None:
             },
         )
 
+    # /docs with Swagger UI from the installed swagger-ui-bundle package: works offline.
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url="swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="swagger-ui/swagger-ui.css",
+            swagger_favicon_url="swagger-ui/favicon-32x32.png",
+        )
+
+    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -67,7 +67,8 @@ def test_health(client: TestClient, predictor: Predictor) -> None:
     assert ready.status_code == 200 and ready.json()["status"] == "ok"
     assert health["database"] == {"reachable": True, "backend": "sqlite"}
     assert health["knowledge_base"]["loaded"] is True
-    assert health["knowledge_base"]["size"] == 3650
+    assert health["knowledge_base"]["size"] == 4375
+    assert health["knowledge_base"]["release"] == "01-Aug-2024"
 
 
 @sqlite_only
@@ -103,7 +104,7 @@ def test_metrics_count_requests_per_route_and_predictions_per_class(
     predictions = _samples(text, "oncoclass_predictions")
     for label in set(labels):
         assert predictions[(("label", label), ("source", "predict"))] == labels.count(label)
-    assert "oncoclass_knowledge_base_items 3650.0" in text
+    assert "oncoclass_knowledge_base_items 4375.0" in text
 
     # Another app in the same process counts on its own (a registry per app).
     with TestClient(create_app(settings, predictor, knowledge=knowledge)) as other:
@@ -151,7 +152,9 @@ def test_without_a_model_the_service_starts_degraded(tmp_path: Path, database_ur
         health = client.get("/health").json()
         assert health["status"] == "degraded" and health["model_loaded"] is False
         assert "no trained model" in health["model_error"]
-        assert health["knowledge_base"] == {"loaded": False, "size": 0, "source": None}
+        kb = health["knowledge_base"]
+        assert (kb["loaded"], kb["status"], kb["size"]) == (False, "missing", 0)
+        assert "oncoclass data fetch civic" in kb["reason"]
         ready = client.get("/health/ready")
         assert ready.status_code == 503
         assert any("no model" in p for p in ready.json()["problems"])
@@ -168,11 +171,11 @@ def test_model_and_knowledge_base_from_the_data_home(
 ) -> None:
     """What ``oncoclass serve`` does: everything from Settings, nothing passed in."""
     home = tmp_path / "home"
-    fetch_civic(home, from_path=civic_dir, names=(EVIDENCE,), progress=False)
+    fetch_civic(home, from_path=civic_dir, progress=False)
     settings = Settings(data_home=home, model_dir=model_dir)  # default database: in the home
     with TestClient(create_app(settings)) as client:
         health = client.get("/health").json()
-        assert health["status"] == "ok" and health["knowledge_base"]["size"] == 3650
+        assert health["status"] == "ok" and health["knowledge_base"]["size"] == 4375
         body = client.post("/v1/predict", json={"gene": "BRAF", "variation": "Val600Glu"}).json()
         assert body["knowledge"]["match"] == "exact"
     assert (home / "history.sqlite3").is_file()

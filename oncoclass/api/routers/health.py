@@ -31,8 +31,8 @@ async def _health(service: OncoClassService) -> HealthPublic:
     if not reachable:
         problems.append("the history database is unreachable")
     knowledge = service.knowledge
-    if len(knowledge) == 0:
-        problems.append("the CIViC knowledge base is not loaded")
+    if not knowledge.available:
+        problems.append(f"the CIViC knowledge base is {knowledge.status}: {knowledge.reason}")
     model = service.predictor if service.has_model else None
     return HealthPublic(
         status="ok" if not problems else "degraded",
@@ -46,7 +46,13 @@ async def _health(service: OncoClassService) -> HealthPublic:
             backend=service.database.backend if service.database is not None else "none",
         ),
         knowledge_base=KnowledgeHealth(
-            loaded=len(knowledge) > 0, size=len(knowledge), source=knowledge.source
+            loaded=knowledge.available,
+            status=knowledge.status,
+            reason=knowledge.reason,
+            release=knowledge.release.name if knowledge.release else None,
+            size=len(knowledge),
+            assertions=knowledge.n_assertions,
+            source=knowledge.source,
         ),
     )
 
