@@ -15,7 +15,15 @@ from pathlib import Path
 
 from benchmarks.harness import DEFAULT_OUT, SHARED_DATA, console
 
-NAMES = ("quality-civic", "quality-mskcc", "quality-mskcc-text", "speed", "all", "markdown")
+NAMES = (
+    "quality-civic",
+    "temporal",
+    "quality-mskcc",
+    "quality-mskcc-text",
+    "speed",
+    "all",
+    "markdown",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,7 +40,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Results folder.")
     parser.add_argument(
-        "--civic", type=Path, default=None, help="CIViC folder (default: ../shared/data/civic)."
+        "--civic",
+        type=Path,
+        default=None,
+        help="Current CIViC release folder (default: ../shared/data/civic_2024).",
+    )
+    parser.add_argument(
+        "--old-civic",
+        type=Path,
+        default=None,
+        help="temporal: the older CIViC release (default: ../shared/data/civic).",
+    )
+    parser.add_argument(
+        "--seeds", default=None, help="quality-civic: comma-separated seeds (default 13,14,15)."
     )
     parser.add_argument(
         "--mskcc",
@@ -79,11 +99,17 @@ def run(args: argparse.Namespace) -> None:
     from benchmarks import quality
 
     only = args.models.split(",") if args.models else None
-    civic = args.civic or (SHARED_DATA / "civic").resolve()
+    civic = args.civic or (SHARED_DATA / "civic_2024").resolve()
+    old_civic = args.old_civic or (SHARED_DATA / "civic").resolve()
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else quality.SEEDS
     mskcc = args.mskcc or (SHARED_DATA / "mskcc").resolve()
     common = {"out_dir": args.out, "quick": args.quick, "only": only}
     if args.name in ("quality-civic", "all"):
-        quality.quality_civic(civic, folds=args.folds, seed=args.seed, **common)
+        quality.quality_civic(civic, folds=args.folds, seed=args.seed, seeds=seeds, **common)
+    if args.name in ("temporal", "all"):
+        from benchmarks.temporal import temporal
+
+        temporal(old_civic, civic, seed=args.seed, **common)
     if args.name in ("quality-mskcc", "all"):
         quality.quality_mskcc(mskcc, seed=args.seed, **common)
     if args.name == "quality-mskcc-text":
@@ -102,9 +128,12 @@ def run(args: argparse.Namespace) -> None:
             cfg = dataclasses.replace(cfg, train_repeats=args.train_repeats)
         speed(civic, mskcc, cfg=cfg, **common)
     if args.name == "markdown":
-        from benchmarks.markdown import results_markdown
+        from benchmarks.markdown import StaleResultError, results_markdown
 
-        print(results_markdown(args.out))
+        try:
+            print(results_markdown(args.out))
+        except StaleResultError as exc:
+            raise SystemExit(f"refused: {exc}") from exc
 
 
 if __name__ == "__main__":

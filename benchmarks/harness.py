@@ -9,15 +9,17 @@ the same grouped validation part) and scored on exactly the same held-out sample
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import inspect
 import json
 import os
 import platform
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,8 @@ from rich.console import Console
 from rich.table import Table
 
 from oncoclass.data.records import Sample
-from oncoclass.evaluation import (
-    Metrics,
-    align_proba,
-    compute_metrics,
-    grouped_folds,
-    split_validation,
-)
+from oncoclass.evaluation import Metrics, ValidationResult, make_folds, split_validation
+from oncoclass.evaluation.validation import FoldOutput, combine_folds, fold_output
 
 #: The real data beside the repository (never copied into it).
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -90,9 +87,11 @@ def model_specs(
 ) -> list[ModelSpec]:
     """References first, then every OncoClass model; ``quick`` trains the neural ones (and an
     ensemble's neural members) for one epoch; ``only`` keeps the named models."""
+    # The ensemble first: its fit also yields its members' results (see ``evaluate``).
+    ours = sorted(oncoclass_models(), key=lambda name: name != "ensemble")
     return [
         ModelSpec(name, quick_params(name) if quick else {})
-        for name in [*references, *oncoclass_models()]
+        for name in [*references, *ours]
         if not only or name in only
     ]
 
@@ -128,28 +127,47 @@ def _param_defaults(name: str) -> dict[str, Any]:
 # ---- the protocol ----------------------------------------------------------------------------
 @dataclass
 class ModelResult:
-    """One model's out-of-fold (or test-set) metrics and how long it took."""
+    """One model's out-of-fold (or test-set) result on one seed and one input track."""
 
     model: str
     reference: bool
-    metrics: Metrics
-    fold_metrics: list[Metrics]
+    validation: ValidationResult
     fit_seconds: float
     predict_seconds: float
-    #: Out-of-fold probabilities (n, len(classes)) in the order of the split's test samples.
-    oof_proba: np.ndarray | None = None
-    classes: list[str] = field(default_factory=list)
+    seed: int = 13
+    track: str = "context"
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.validation.metrics
+
+    @property
+    def fold_metrics(self) -> list[Metrics]:
+        return self.validation.fold_metrics
+
+    @property
+    def oof_proba(self) -> np.ndarray:
+        return self.validation.oof_proba
+
+    @property
+    def classes(self) -> list[str]:
+        return self.validation.classes
 
     def to_dict(self) -> dict[str, Any]:
+        u = self.validation.uncertainty
         return {
             "model": self.model,
             "reference": self.reference,
+            "seed": self.seed,
+            "track": self.track,
             "metrics": self.metrics.summary(),
+            "uncertainty": u.to_dict() if u is not None else None,
             "per_class": [
                 {"label": c.label, "f1": c.f1, "recall": c.recall, "support": c.support}
                 for c in self.metrics.per_class
             ],
             "fold_metrics": [m.summary() for m in self.fold_metrics],
+            "fold_strategy": self.validation.fold_strategy,
             "fit_seconds": round(self.fit_seconds, 2),
             "predict_seconds": round(self.predict_seconds, 2),
         }
@@ -162,74 +180,157 @@ class Split:
     fit: list[Sample]
     valid: list[Sample]
     test: list[Sample]
+    train_idx: np.ndarray
     test_idx: np.ndarray
 
 
-def cv_splits(samples: Sequence[Sample], k: int, seed: int) -> list[Split]:
+@dataclass(frozen=True)
+class Splits:
+    """The splits every model of a benchmark shares, over ``samples``."""
+
+    samples: list[Sample]
+    folds: list[Split]
+    strategy: str
+
+    def __len__(self) -> int:
+        return len(self.folds)
+
+    def __iter__(self) -> Iterator[Split]:
+        return iter(self.folds)
+
+
+def cv_splits(samples: Sequence[Sample], k: int, seed: int) -> Splits:
     """The k grouped folds every model shares (no group on both sides of any split)."""
     samples = list(samples)
+    folds, strategy = make_folds(samples, k=k, seed=seed)
     splits = []
-    for train_idx, test_idx in grouped_folds(samples, k=k, seed=seed):
+    for train_idx, test_idx in folds:
         fit, valid = split_validation([samples[i] for i in train_idx], VALID_FRACTION, seed)
-        splits.append(Split(fit, valid, [samples[i] for i in test_idx], test_idx))
-    return splits
+        splits.append(Split(fit, valid, [samples[i] for i in test_idx], train_idx, test_idx))
+    return Splits(samples, splits, strategy)
 
 
-def fixed_split(train: Sequence[Sample], test: Sequence[Sample], seed: int) -> list[Split]:
-    """A published train/test split (MSKCC stage 1), as a one-element list of splits."""
-    fit, valid = split_validation(list(train), VALID_FRACTION, seed)
-    return [Split(fit, valid, list(test), np.arange(len(test)))]
+def fixed_split(train: Sequence[Sample], test: Sequence[Sample], seed: int) -> Splits:
+    """A published or temporal train/test split, as a one-split ``Splits``."""
+    train, test = list(train), list(test)
+    fit, valid = split_validation(train, VALID_FRACTION, seed)
+    both = [*train, *test]
+    split = Split(fit, valid, test, np.arange(len(train)), np.arange(len(train), len(both)))
+    return Splits(both, [split], "fixed train/test split")
+
+
+def with_track(samples: Sequence[Sample], track: str) -> list[Sample]:
+    """The samples as a track sees them: "context" as they are; "text" without disease and
+    drugs (in CIViC the drugs field is filled for Predictive items only, so it gives the
+    evidence type away: the text-only track says what the text alone supports)."""
+    if track == "context":
+        return list(samples)
+    if track == "text":
+        return [replace(s, disease="", drugs=()) for s in samples]
+    raise ValueError(f"unknown track {track!r}")
 
 
 def evaluate(
     spec: ModelSpec,
-    splits: Sequence[Split],
+    splits: Splits,
     task: str,
     seed: int,
     names: dict[str, str] | None = None,
-) -> ModelResult:
-    """Fit ``spec`` on every split and score its out-of-fold predictions."""
-    n = sum(len(s.test) for s in splits)
-    y_true: list[str] = [""] * n
-    raw: list[tuple[np.ndarray, np.ndarray, list[str]]] = []
+    *,
+    track: str = "context",
+) -> list[ModelResult]:
+    """Fit ``spec`` on every split and score its out-of-fold predictions.
+
+    An ensemble's members are fitted inside it exactly as the standalone models are (same
+    data, seed and defaults), so their rows come from the same fits: one ensemble fit yields
+    the ensemble's and its members' results.
+    """
+    outputs: dict[str, list[FoldOutput]] = {}
     fit_s = predict_s = 0.0
     for i, split in enumerate(splits):
         start = time.perf_counter()
         model = spec.create(task, seed).fit(split.fit, split.valid or None)
         fit_s += (mid := time.perf_counter()) - start
-        proba = np.asarray(model.predict_proba(split.test), dtype=float)
+        outputs.setdefault(spec.name, []).append(fold_output(model, split.test))
         predict_s += time.perf_counter() - mid
-        raw.append((split.test_idx, proba, [str(c) for c in model.classes_]))
-        for j, s in zip(split.test_idx, split.test, strict=True):
-            y_true[j] = str(s.label)
+        for member in _default_members(spec, model):
+            outputs.setdefault(member.name, []).append(fold_output(member, split.test))
         if len(splits) > 1:
             console.log(
-                f"{spec.name}: fold {i + 1}/{len(splits)} done "
+                f"{spec.name} ({track}, seed {seed}): fold {i + 1}/{len(splits)} done "
                 f"({time.perf_counter() - start:.0f} s)"
             )
-    classes = sorted(set(y_true).union(*(c for _, _, c in raw)))
-    class_names = [(names or {}).get(c, c) for c in classes]
-    oof = np.zeros((n, len(classes)))
-    fold_metrics = []
-    for idx, proba, model_classes in raw:
-        oof[idx] = align_proba(proba, model_classes, classes)
-        if len(splits) > 1:
-            fold_metrics.append(
-                compute_metrics([y_true[j] for j in idx], oof[idx], classes, class_names)
-            )
-    return ModelResult(
-        spec.name,
-        spec.is_reference,
-        compute_metrics(y_true, oof, classes, class_names),
-        fold_metrics,
-        fit_s,
-        predict_s,
-        oof,
-        classes,
-    )
+    folds = [(s.train_idx, s.test_idx) for s in splits]
+    return [
+        ModelResult(
+            name,
+            spec.is_reference and name == spec.name,
+            combine_folds(splits.samples, folds, outs, names=names, strategy=splits.strategy),
+            fit_s if name == spec.name else 0.0,
+            predict_s if name == spec.name else 0.0,
+            seed=seed,
+            track=track,
+        )
+        for name, outs in outputs.items()
+    ]
 
 
-# ---- targets ---------------------------------------------------------------------------------
+def _default_members(spec: ModelSpec, model: Any) -> list[Any]:
+    """An ensemble's members that are standalone models with their default parameters."""
+    members = getattr(model, "members_", None)
+    if not members or spec.params.get("member_params"):
+        return []
+    return list(members)
+
+
+# ---- aggregation over seeds -------------------------------------------------------------------
+#: Uncertainty columns of the tables: what a model says about when not to trust it.
+UNCERTAINTY: dict[str, str] = {
+    "coverage": "set cover",
+    "mean_set_size": "set size",
+    "novelty_auroc": "novelty AUROC",
+}
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (model, track): the mean and standard deviation over seeds of every metric
+    (``ModelResult.to_dict()`` rows in, in first-seen order)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["model"], r.get("track", "context")), []).append(r)
+    rows = []
+    for (model, track), runs in groups.items():
+        row: dict[str, Any] = {
+            "model": model,
+            "track": track,
+            "reference": runs[0]["reference"],
+            "seeds": [r.get("seed") for r in runs],
+            "fit_seconds": float(np.mean([r["fit_seconds"] for r in runs])),
+            "mean": {},
+            "sd": {},
+        }
+        keys = [*METRICS, *UNCERTAINTY]
+        for key in keys:
+            values = [
+                v
+                for r in runs
+                if (v := (r["metrics"].get(key) if key in METRICS else _u(r, key))) is not None
+            ]
+            if values:
+                row["mean"][key] = float(np.mean(values))
+                row["sd"][key] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def _u(result: dict[str, Any], key: str) -> float | None:
+    u = result.get("uncertainty") or {}
+    if key == "coverage" and u.get("stated_coverage") is None:
+        return None  # a model without calibrated sets: its "set" is the top class
+    return u.get(key)
+
+
+# ---- targets -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Target:
     metric: str
@@ -248,30 +349,27 @@ class Target:
         return f"{self.metric} {'≤' if self.lower_is_better else '≥'} {self.bound:g}"
 
 
-def best_oncoclass(results: Sequence[ModelResult]) -> ModelResult | None:
-    """OncoClass's best model: the lowest log loss (the metric every model is trained on)."""
-    ours = [r for r in results if not r.reference]
-    return min(ours, key=lambda r: r.metrics.log_loss) if ours else None
-
-
-def check_targets(results: Sequence[ModelResult], targets: Sequence[Target]) -> list[dict]:
-    best = best_oncoclass(results)
-    if best is None:
-        return []
-    summary = best.metrics.summary()
-    rows = []
+def check_targets(
+    rows: Sequence[dict[str, Any]], targets: Sequence[Target], model: str, track: str
+) -> list[dict[str, Any]]:
+    """``targets`` checked on the mean over seeds of ``model`` on ``track`` (summary rows)."""
+    row = next((r for r in rows if r["model"] == model and r["track"] == track), None)
+    out = []
     for t in targets:
-        value = summary.get(t.metric)
-        rows.append(
+        value = None if row is None else row["mean"].get(t.metric)
+        sd = None if row is None else row["sd"].get(t.metric)
+        out.append(
             {
                 "target": t.describe(),
-                "model": best.model,
+                "model": model,
+                "track": track,
                 "value": value,
+                "sd": sd,
                 "met": t.met(value),
                 "gap": None if value is None else round(value - t.bound, 4),
             }
         )
-    return rows
+    return out
 
 
 # ---- output ----------------------------------------------------------------------------------
@@ -308,30 +406,24 @@ def _rich_markup(cell: str) -> str:
     return re.sub(r"^_(.+)_$", r"[italic]\1[/]", cell)
 
 
-def metrics_grid(
-    title: str, results: Sequence[dict[str, Any]], targets: Sequence[Target] = ()
-) -> Grid:
-    """One row per model (``ModelResult.to_dict()``), references in italics; the best value of
-    each column in bold."""
-    grid = Grid(title, ["model", *METRICS, "fit s"])
-    best = {m: _best([r["metrics"].get(m) for r in results], low) for m, low in METRICS.items()}
-    for r in results:
-        cells = []
-        for m in METRICS:
-            v = r["metrics"].get(m)
-            text = "-" if v is None else f"{v:.3f}"
-            cells.append(f"**{text}**" if v is not None and v == best[m] else text)
-        label = f"_{r['model']}_" if r["reference"] else r["model"]
-        grid.rows.append([label, *cells, f"{r['fit_seconds']:.1f}"])
-    if targets:
-        goals = {t.metric: t for t in targets}
-        grid.rows.append(
-            [
-                "target",
-                *[goals[m].describe().split(" ", 1)[1] if m in goals else "" for m in METRICS],
-                "",
-            ]
-        )
+def metrics_grid(title: str, rows: Sequence[dict[str, Any]]) -> Grid:
+    """One row per model and track (``summarize`` rows): mean ± sd over seeds, references in
+    italics, the best mean of each column (per track) in bold."""
+    tracks = list(dict.fromkeys(r["track"] for r in rows))
+    grid = Grid(title, ["model", "track", *METRICS, *UNCERTAINTY.values(), "fit s"])
+    for track in tracks:
+        mine = [r for r in rows if r["track"] == track]
+        best = {m: _best([r["mean"].get(m) for r in mine], low) for m, low in METRICS.items()}
+        for r in mine:
+            cells = []
+            for m in [*METRICS, *UNCERTAINTY]:
+                v, sd = r["mean"].get(m), r["sd"].get(m)
+                text = "-" if v is None else f"{v:.3f}"
+                if v is not None and len(r["seeds"]) > 1:
+                    text += f" ± {sd:.3f}"
+                cells.append(f"**{text}**" if v is not None and v == best.get(m) else text)
+            label = f"_{r['model']}_" if r["reference"] else r["model"]
+            grid.rows.append([label, track, *cells, f"{r['fit_seconds']:.1f}"])
     return grid
 
 
@@ -343,12 +435,69 @@ def _best(values: Sequence[float | None], lower: bool) -> float | None:
 
 
 def targets_grid(rows: Sequence[dict[str, Any]], title: str = "targets") -> Grid:
-    grid = Grid(title, ["target", "model", "value", "met", "gap"])
+    grid = Grid(title, ["target", "model", "track", "value", "met", "gap"])
     for r in rows:
         value = "-" if r["value"] is None else f"{r['value']:.3f}"
+        if r.get("sd"):
+            value += f" ± {r['sd']:.3f}"
         gap = "-" if r["gap"] is None else f"{r['gap']:+.3f}"
-        grid.rows.append([r["target"], r["model"], value, "yes" if r["met"] else "**no**", gap])
+        grid.rows.append(
+            [
+                r["target"],
+                r["model"],
+                r.get("track", ""),
+                value,
+                "yes" if r["met"] else "**no**",
+                gap,
+            ]
+        )
     return grid
+
+
+#: The code whose behaviour the figures describe: results measured on other versions of it
+#: are refused by ``python -m benchmarks markdown``.
+MODEL_CODE = (
+    "oncoclass/models",
+    "oncoclass/features",
+    "oncoclass/training",
+    "oncoclass/data",
+    "oncoclass/evaluation",
+    "oncoclass/predictor.py",
+    "oncoclass/workflows.py",
+    "benchmarks/references.py",
+    "benchmarks/harness.py",
+)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def code_hash(root: Path = ROOT) -> str:
+    """A hash of the content of :data:`MODEL_CODE` (Python files), whatever git says."""
+    digest = hashlib.sha256()
+    for part in MODEL_CODE:
+        path = root / part
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def provenance(root: Path = ROOT) -> dict[str, Any]:
+    """The commit the figures were measured on, whether the working tree differed from it
+    (anywhere, and in the model code), and the hash of the model code itself."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=30
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    return {
+        "commit": git("rev-parse", "HEAD") or None,
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "model_code_dirty": bool(
+            git("status", "--porcelain", "--untracked-files=all", "--", *MODEL_CODE)
+        ),
+        "code_hash": code_hash(root),
+    }
 
 
 def machine_info() -> dict[str, Any]:
@@ -379,27 +528,24 @@ def machine_info() -> dict[str, Any]:
         "sklearn": sklearn.__version__,
         "oncoclass": __version__,
         "command": "python -m benchmarks " + " ".join(sys.argv[1:]),
+        **provenance(),
     }
 
 
-def write_oof(
-    out_dir: Path, name: str, results: Sequence[ModelResult], splits: Sequence[Split]
-) -> Path:
-    """``<out_dir>/<name>-oof.npz``: every model's out-of-fold probabilities, the true labels,
-    the sample ids and the fold of each sample, for analyses (ensembles, decision rules)
-    without re-training."""
-    n = sum(len(s.test) for s in splits)
-    ids, labels, folds = [""] * n, [""] * n, np.zeros(n, dtype=int)
-    for fold, split in enumerate(splits):
-        for j, sample in zip(split.test_idx, split.test, strict=True):
-            ids[j], labels[j], folds[j] = sample.id, str(sample.label), fold
-    arrays = {f"proba:{r.model}": r.oof_proba for r in results if r.oof_proba is not None}
-    classes = {f"classes:{r.model}": np.array(r.classes) for r in results}
+def write_oof(out_dir: Path, name: str, results: Sequence[ModelResult]) -> Path:
+    """``<out_dir>/<name>-oof.npz``: every model's out-of-fold probabilities (per track and
+    seed) with the true labels and sample ids, for analyses without re-training."""
+    arrays: dict[str, np.ndarray] = {}
+    for r in results:
+        key = f"{r.model}:{r.track}:{r.seed}"
+        arrays[f"proba:{key}"] = r.oof_proba
+        arrays[f"classes:{key}"] = np.array(r.classes)
+        arrays[f"ids:{key}"] = np.array(r.validation.sample_ids)
+        arrays[f"y_true:{key}"] = np.array(r.validation.y_true)
     path = out_dir / f"{name}-oof.npz"
+    out_dir.mkdir(parents=True, exist_ok=True)
     with _atomic(path) as tmp, tmp.open("wb") as handle:
-        np.savez_compressed(
-            handle, ids=np.array(ids), y_true=np.array(labels), folds=folds, **arrays, **classes
-        )
+        np.savez_compressed(handle, **arrays)
     return path
 
 

@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import (
     ModelResult,
-    Split,
+    Splits,
     Target,
     check_targets,
     console,
@@ -26,7 +26,9 @@ from benchmarks.harness import (
     metrics_grid,
     model_specs,
     out,
+    summarize,
     targets_grid,
+    with_track,
     write_json,
     write_oof,
 )
@@ -34,21 +36,41 @@ from oncoclass.data import load_civic, load_mskcc_stage1, load_mskcc_train
 from oncoclass.data.records import Sample
 from oncoclass.data.tasks import CLINICAL_SIGNIFICANCE, MSKCC_CLASS_NAMES, MUTATION_EFFECT
 from oncoclass.errors import DataNotFoundError
+from oncoclass.evaluation import split_validation
+from oncoclass.settings import Settings
 
-CIVIC_TARGETS = (Target("log_loss", 0.42), Target("macro_f1", 0.80), Target("ece", 0.05))
+#: The issue's targets for the default model on the current CIViC release, per track.
+CIVIC_TARGETS: dict[str, tuple[Target, ...]] = {
+    "context": (Target("log_loss", 0.55), Target("macro_f1", 0.70), Target("ece", 0.05)),
+    "text": (Target("log_loss", 0.62), Target("macro_f1", 0.60)),
+}
 MSKCC_TARGETS = (Target("log_loss", 0.90), Target("macro_f1", 0.52))
 #: The NeurIPS 2017 competition winner's published log loss with the texts.
 MSKCC_TEXT_PUBLISHED = {"stage-1": 0.55, "5-fold CV": 0.67}
-#: The issue's own measurements of the references, for the record.
+#: The issue's own measurements on the 2024 release (5-fold grouped CV), for the record.
 ISSUE_REFERENCE_FIGURES = {
-    "quality-civic": {"ref-peer": {"log_loss": 0.534, "accuracy": 0.805, "macro_f1": 0.707}},
+    "quality-civic": {
+        "ref-peer": {
+            "context": {"log_loss": 0.731, "accuracy": 0.724, "macro_f1": 0.581},
+            "text": {"log_loss": 0.768, "accuracy": 0.697, "macro_f1": 0.472},
+        },
+        "baseline": {
+            "context": {"log_loss": 0.667, "accuracy": 0.725, "macro_f1": 0.588},
+            "text": {"log_loss": 0.905, "accuracy": 0.656, "macro_f1": 0.506},
+        },
+    },
     "quality-mskcc": {
         "ref-variants-lr": {"log_loss": 1.004, "accuracy": 0.611, "macro_f1": 0.488},
         "ref-prior": {"log_loss": 1.819},
     },
 }
 QUICK_SAMPLES = 300
-TARGETS_TITLE = "targets, checked for OncoClass's best model by log loss"
+SEEDS = (13, 14, 15)
+TRACKS = ("context", "text")
+#: Share of the CIViC groups held out to choose the default model: no reported figure of
+#: quality-civic is measured on them.
+SELECTION_FRACTION = 0.15
+SELECTION_SEED = 2024
 
 
 def subset_by_group(samples: Sequence[Sample], n: int, seed: int) -> list[Sample]:
@@ -69,41 +91,97 @@ def subset_by_group(samples: Sequence[Sample], n: int, seed: int) -> list[Sample
 def run_models(
     benchmark: str,
     title: str,
-    splits: Sequence[Split],
+    make_splits: Callable[[int, str], Splits],
     task: str,
     references: Sequence[str],
     *,
-    seed: int,
+    seeds: Sequence[int],
+    tracks: Sequence[str],
     quick: bool,
     only: Sequence[str] | None,
     out_dir: Path,
-    targets: Sequence[Target] = (),
-    extra: dict[str, Any] | None = None,
+    extra: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every model on ``splits``; the JSON is rewritten after each model, so a long
-    run that is stopped keeps what it measured."""
+    """Evaluate every model on every (track, seed) — the same splits for all models of one
+    (track, seed) — and write the JSON after each model, so a stopped run keeps its results."""
     names = dict(MSKCC_CLASS_NAMES) if task == MUTATION_EFFECT else None
     results: list[ModelResult] = []
     payload: dict[str, Any] = {}
-    for spec in model_specs(references, quick=quick, only=only):
-        console.log(f"{benchmark}: {spec.name} {spec.params or ''}")
-        results.append(evaluate(spec, splits, task, seed, names))
-        payload = {
-            "title": title,
-            "quick": quick,
-            "task": task,
-            "n_test": sum(len(s.test) for s in splits),
-            "n_splits": len(splits),
-            "results": [r.to_dict() for r in results],
-            "targets": check_targets(results, targets),
-            **(extra or {}),
-        }
-        write_json(out_dir, benchmark, payload)
-        write_oof(out_dir, benchmark, results, splits)
-    out.print(metrics_grid(title, payload["results"], targets).rich())
+    for track in tracks:
+        for seed in seeds:
+            splits = make_splits(seed, track)
+            done: set[str] = set()
+            for spec in model_specs(references, quick=quick, only=only):
+                if spec.name in done:  # an ensemble already gave this member's results
+                    continue
+                console.log(f"{benchmark}: {spec.name} ({track}, seed {seed}) {spec.params or ''}")
+                new = evaluate(spec, splits, task, seed, names, track=track)
+                new = [r for r in new if r.model not in done and (not only or r.model in only)]
+                done.update(r.model for r in new)
+                results += new
+                rows = [r.to_dict() for r in results]
+                summary = summarize(rows)
+                payload = {
+                    "title": title,
+                    "quick": quick,
+                    "task": task,
+                    "n_test": sum(len(s.test) for s in splits),
+                    "n_splits": len(splits),
+                    "fold_strategy": splits.strategy,
+                    "seeds": list(seeds),
+                    "tracks": list(tracks),
+                    "results": rows,
+                    "summary": summary,
+                    **(extra(summary) if extra else {}),
+                }
+                write_json(out_dir, benchmark, payload)
+                write_oof(out_dir, benchmark, results)
+    out.print(metrics_grid(title, payload["summary"]).rich())
     if payload.get("targets"):
         out.print(targets_grid(payload["targets"], TARGETS_TITLE).rich())
     return payload
+
+
+TARGETS_TITLE = "targets, checked for the default model (mean over seeds)"
+
+
+def selection_split(samples: Sequence[Sample], seed: int = SELECTION_SEED) -> tuple[list, list]:
+    """(rest, selection): a grouped share of the samples held out to choose the default model
+    on data that no reported figure is measured on."""
+    rest, selection = split_validation(samples, SELECTION_FRACTION, seed)
+    return rest, selection
+
+
+def choose_default(
+    rest: Sequence[Sample],
+    selection: Sequence[Sample],
+    *,
+    quick: bool,
+    only: Sequence[str] | None,
+    seed: int,
+) -> dict[str, Any]:
+    """Fit every OncoClass model on ``rest`` and score it on ``selection`` (with context): the
+    default is the lowest log loss there. Returns the table and the choice."""
+    splits = fixed_split(rest, selection, seed)
+    rows: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for spec in model_specs([], quick=quick, only=only):
+        if spec.name in done:
+            continue
+        console.log(f"selection: {spec.name}")
+        for r in evaluate(spec, splits, CLINICAL_SIGNIFICANCE, seed):
+            if r.model in done:
+                continue
+            done.add(r.model)
+            rows.append({"model": r.model, **r.metrics.summary()})
+    chosen = min(rows, key=lambda r: r["log_loss"])["model"] if rows else None
+    return {
+        "n_selection": sum(s.label != "Other" for s in selection),
+        "n_rest": len(rest),
+        "results": rows,
+        "chosen": chosen,
+        "shipped_default": Settings().default_model,
+    }
 
 
 def quality_civic(
@@ -113,29 +191,71 @@ def quality_civic(
     quick: bool = False,
     folds: int = 5,
     seed: int = 13,
+    seeds: Sequence[int] = SEEDS,
+    tracks: Sequence[str] = TRACKS,
     only: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    samples = load_civic(data or _shared("civic"), min_support=30)
+    """The CIViC clinical-significance task on the current release: 5-fold grouped CV over
+    3 seeds, with context and text-only, after holding out the selection split."""
+    data = data or _shared("civic_2024")
+    samples = load_civic(data, min_support=30, rare="merge")
     if quick:
-        samples, folds = subset_by_group(samples, QUICK_SAMPLES, seed), 2
-    splits = cv_splits(samples, folds, seed)
+        samples, folds, seeds = subset_by_group(samples, QUICK_SAMPLES, seed), 2, seeds[:1]
+    rest, selection = selection_split(samples)
+    n_known = sum(s.label != "Other" for s in rest)
     title = (
-        f"CIViC clinical significance: {len(samples):,} items, {folds}-fold CV grouped by "
-        "PubMed id, out-of-fold"
+        f"CIViC clinical significance ({data.name}): {n_known:,} items of the known classes "
+        f"(+ {len(rest) - n_known} rare-class items for novelty), {folds}-fold CV grouped by "
+        f"PubMed id, out-of-fold, mean ± sd over {len(seeds)} seed(s)"
     )
-    return run_models(
+    default = Settings().default_model
+
+    def extra(summary: list[dict[str, Any]]) -> dict[str, Any]:
+        targets = [
+            row
+            for track, goals in CIVIC_TARGETS.items()
+            if track in tracks
+            for row in check_targets(summary, goals, default, track)
+        ]
+        return {
+            "release": data.name,
+            "targets": targets,
+            "issue_figures": ISSUE_REFERENCE_FIGURES["quality-civic"],
+        }
+
+    payload = run_models(
         "quality-civic",
         title,
-        splits,
+        lambda s, track: cv_splits(with_track(rest, track), folds, s),
         CLINICAL_SIGNIFICANCE,
         ["ref-prior", "ref-peer", "ref-seed"],
-        seed=seed,
+        seeds=seeds,
+        tracks=tracks,
         quick=quick,
         only=only,
         out_dir=out_dir,
-        targets=CIVIC_TARGETS,
-        extra={"issue_figures": ISSUE_REFERENCE_FIGURES["quality-civic"]},
+        extra=extra,
     )
+    payload["selection"] = choose_default(rest, selection, quick=quick, only=only, seed=seed)
+    write_json(out_dir, "quality-civic", payload)
+    out.print(selection_grid(payload["selection"]).rich())
+    return payload
+
+
+def selection_grid(selection: dict[str, Any]) -> Any:
+    from benchmarks.harness import Grid
+
+    grid = Grid(
+        f"choosing the default on the held-out selection split ({selection['n_selection']} "
+        f"items, never in the figures above): chosen {selection['chosen']}, shipped "
+        f"{selection['shipped_default']}",
+        ["model", "log_loss", "accuracy", "macro_f1", "ece"],
+    )
+    for r in sorted(selection["results"], key=lambda r: r["log_loss"]):
+        grid.rows.append(
+            [r["model"], *(f"{r[k]:.3f}" for k in ("log_loss", "accuracy", "macro_f1", "ece"))]
+        )
+    return grid
 
 
 def quality_mskcc(
@@ -155,18 +275,25 @@ def quality_mskcc(
         f"MSKCC variants only: train on {len(train):,} training variants, "
         f"score the {len(test)} labelled stage-1 rows"
     )
+
+    def extra(summary: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "targets": check_targets(summary, MSKCC_TARGETS, "baseline", "context"),
+            "issue_figures": ISSUE_REFERENCE_FIGURES["quality-mskcc"],
+        }
+
     return run_models(
         "quality-mskcc",
         title,
-        fixed_split(train, test, seed),
+        lambda s, track: fixed_split(train, test, s),
         MUTATION_EFFECT,
         ["ref-prior", "ref-variants-lr"],
-        seed=seed,
+        seeds=[seed],
+        tracks=["context"],
         quick=quick,
         only=only,
         out_dir=out_dir,
-        targets=MSKCC_TARGETS,
-        extra={"issue_figures": ISSUE_REFERENCE_FIGURES["quality-mskcc"]},
+        extra=extra,
     )
 
 
@@ -199,18 +326,28 @@ def quality_mskcc_text(
         rest = subset_by_group([s for s in train if not s.text], QUICK_SAMPLES, seed)
         train, folds = with_text + rest, 2
     refs = ["ref-prior", "ref-peer", "ref-seed", "ref-variants-lr"]
-    common = {"seed": seed, "quick": quick, "only": only, "out_dir": out_dir}
-    extra = {
+    common = {
+        "seeds": [seed],
+        "tracks": ["context"],
+        "quick": quick,
+        "only": only,
+        "out_dir": out_dir,
+    }
+    info = {
         "published_log_loss": MSKCC_TEXT_PUBLISHED,
         "n_train_texts": n_text,
         "train_text": str(train_text),
         "test_text": str(test_text or ""),
     }
+
+    def extra(summary: list[dict[str, Any]]) -> dict[str, Any]:
+        return info
+
     stage1 = run_models(
         "quality-mskcc-text-stage1",
         f"MSKCC with texts ({n_text:,} of {len(train):,} training rows have one): stage 1 "
         f"({len(test)} rows); published winner: {MSKCC_TEXT_PUBLISHED['stage-1']}",
-        fixed_split(train, test, seed),
+        lambda s, track: fixed_split(train, test, s),
         MUTATION_EFFECT,
         refs,
         extra=extra,
@@ -220,7 +357,7 @@ def quality_mskcc_text(
         "quality-mskcc-text-cv",
         f"MSKCC with texts: {folds}-fold CV grouped by text on the training set; "
         f"published winner: {MSKCC_TEXT_PUBLISHED['5-fold CV']}",
-        cv_splits(train, folds, seed),
+        lambda s, track: cv_splits(train, folds, s),
         MUTATION_EFFECT,
         refs,
         extra=extra,

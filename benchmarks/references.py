@@ -58,7 +58,12 @@ ABSENT_LOGIT = -30.0
 
 
 class Reference(Classifier):
-    """What the references share: training on train + valid, and no calibration."""
+    """What the references share: training on train + valid, no calibration, no prediction
+    sets and no novelty detector (those are OncoClass's, not the published models')."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["novelty"] = False
+        super().__init__(**kwargs)
 
     def fit(self, train: Sequence[Sample], valid: Sequence[Sample] | None = None) -> Self:
         # valid=None leaves the base class's calibrator unfitted, i.e. the identity.

@@ -105,6 +105,7 @@ def test_every_model_shares_the_same_splits() -> None:
     samples = make_samples(40)
     splits = cv_splits(samples, k=2, seed=0)
     assert sum(len(s.test) for s in splits) == 40
+    assert splits.strategy
     for split in splits:
         train_groups = {s.group_key for s in split.fit + split.valid}
         assert train_groups.isdisjoint(s.group_key for s in split.test)
@@ -115,35 +116,72 @@ def test_every_model_shares_the_same_splits() -> None:
 def results(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     out = tmp_path_factory.mktemp("bench")
     models = "ref-prior,ref-peer,baseline"
-    assert (
-        main(
-            [
-                "quality-civic",
-                "--quick",
-                "--out",
-                str(out),
-                "--models",
-                models,
-                "--civic",
-                str(shared_data / "civic"),
-            ]
-        )
-        == 0
-    )
+    args = ["--quick", "--out", str(out), "--models", models]
+    assert main(["quality-civic", *args, "--civic", str(shared_data / "civic_2024")]) == 0
+    assert main(["temporal", *args, "--models", "ref-peer"]) == 0
     return out
 
 
 @pytest.mark.integration
 def test_quality_civic_quick(results: Path) -> None:
     payload = json.loads((results / "quality-civic.json").read_text())
-    assert [r["model"] for r in payload["results"]] == ["ref-prior", "ref-peer", "baseline"]
-    assert payload["n_splits"] == 2
-    assert payload["machine"]["cores"] >= 1
+    # Both tracks, the same models on each, and the text-only track has no context.
+    assert [(r["model"], r["track"]) for r in payload["results"]] == [
+        (m, t) for t in ("context", "text") for m in ("ref-prior", "ref-peer", "baseline")
+    ]
+    assert payload["n_splits"] == 2 and payload["release"] == "civic_2024"
+    machine = payload["machine"]
+    assert machine["cores"] >= 1 and len(machine["commit"]) == 40
+    assert isinstance(machine["dirty"], bool) and len(machine["code_hash"]) == 16
     for r in payload["results"]:
         assert math.isfinite(r["metrics"]["log_loss"])
         assert 0.0 <= r["metrics"]["accuracy"] <= 1.0
-    assert [t["model"] for t in payload["targets"]] == ["baseline"] * 3
-    assert "quality-civic" in results_markdown(results)
+    baseline = next(r for r in payload["results"] if r["model"] == "baseline")
+    assert baseline["uncertainty"]["stated_coverage"] == 0.9
+    assert 0.5 <= baseline["uncertainty"]["coverage"] <= 1.0
+    summary = {(r["model"], r["track"]): r for r in payload["summary"]}
+    assert summary["baseline", "context"]["mean"]["log_loss"] == baseline["metrics"]["log_loss"]
+    # The default model is chosen on the held-out selection split, which the CV never saw.
+    selection = payload["selection"]
+    assert selection["chosen"] == "baseline" and selection["n_selection"] > 0
+    assert {t["track"] for t in payload["targets"]} == {"context", "text"}
+
+
+@pytest.mark.integration
+def test_temporal_quick(results: Path) -> None:
+    payload = json.loads((results / "temporal.json").read_text())
+    assert (payload["old_release"], payload["new_release"]) == ("01-Aug-2021", "01-Aug-2024")
+    deployed = payload["deployed"][0]
+    assert deployed["model"] == "ref-peer" and deployed["n_known"] + deployed["n_unknown"] == 150
+    assert "Oncogenic: Oncogenicity" in deployed["unknown_classes"] or deployed["n_unknown"]
+    assert payload["retrained"][0]["n_new_scored"] > 0
+
+
+@pytest.mark.integration
+def test_markdown_refuses_results_of_other_code(results: Path, tmp_path: Path) -> None:
+    from benchmarks.harness import code_hash
+    from benchmarks.markdown import StaleResultError
+
+    def write(name: str, **machine: object) -> None:
+        payload = json.loads((results / f"{name}.json").read_text())
+        payload["machine"].update(machine)
+        (tmp_path / f"{name}.json").write_text(json.dumps(payload))
+
+    # Measured on committed code identical to this tree's: printed.
+    for name in ("quality-civic", "temporal"):
+        write(name, model_code_dirty=False, code_hash=code_hash())
+    text = results_markdown(tmp_path)
+    assert "### quality-civic" in text and "### temporal" in text and "selection" in text
+    # Other model code, or uncommitted model code: refused, saying why.
+    write("quality-civic", model_code_dirty=False, code_hash="0" * 16)
+    with pytest.raises(StaleResultError, match="other model code"):
+        results_markdown(tmp_path)
+    assert "Left out" in results_markdown(tmp_path, strict=False)
+    write("quality-civic", model_code_dirty=True, code_hash=code_hash())
+    with pytest.raises(StaleResultError, match="uncommitted"):
+        results_markdown(tmp_path)
+    with pytest.raises(SystemExit, match="refused"):
+        main(["markdown", "--out", str(tmp_path)])
 
 
 @pytest.mark.integration

@@ -164,7 +164,7 @@ def split_validation(
 
 
 @dataclass
-class _FoldOutput:
+class FoldOutput:
     """What one fitted model says about its test samples."""
 
     proba: np.ndarray  # (n_test, len(classes))
@@ -188,28 +188,40 @@ def cross_validate(
     """Grouped k-fold cross-validation of a fresh model per fold.
 
     Each fold's training side loses a grouped validation part (``valid_fraction``) that the
-    model may use for early stopping and calibration; the held-out fold is never seen. The
-    classes are the sorted union of the known labels and of every fold model's ``classes_``:
-    a model that knows only some classes gets 0 for the others, and one that knows more (a task
-    with fixed classes) keeps them, so its probabilities are scored as given.
+    model may use for early stopping and calibration; the held-out fold is never seen.
     """
     samples = list(samples)
-    labels = _labels(samples)
     splits, strategy = make_folds(samples, k=k, seed=seed)
-    outputs: list[_FoldOutput] = []
+    outputs: list[FoldOutput] = []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("cross-validating", total=len(splits))
         for fold, (train_idx, test_idx) in enumerate(splits):
             bar.update(task, description=f"fold {fold + 1}/{len(splits)}")
             train = [samples[i] for i in train_idx]
-            test = [samples[i] for i in test_idx]
-            outputs.append(_fit_predict(make_model, train, test, valid_fraction, seed))
+            fit_on, valid = split_validation(train, valid_fraction, seed)
+            model = make_model().fit(fit_on, valid or None)
+            outputs.append(fold_output(model, [samples[i] for i in test_idx]))
             bar.advance(task)
+    return combine_folds(samples, splits, outputs, names=names, strategy=strategy)
 
+
+def combine_folds(
+    samples: Sequence[Sample],
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    outputs: Sequence[FoldOutput],
+    *,
+    names: Mapping[str, str] | None = None,
+    strategy: str = "",
+) -> ValidationResult:
+    """Out-of-fold metrics from each fold's output (what ``cross_validate`` and the benchmark
+    harness share). The classes are the sorted union of the known labels and of every fold
+    model's ``classes_``: a model that knows only some classes gets 0 for the others, and one
+    that knows more (a task with fixed classes) keeps them, so its probabilities are scored as
+    given."""
+    labels = _labels(samples)
     known = np.array([label != OTHER for label in labels])
-    classes = sorted(
-        {label for label in labels if label != OTHER}.union(*(o.classes for o in outputs))
-    )
+    known_labels = {label for label in labels if label != OTHER}
+    classes = sorted(known_labels.union(*(o.classes for o in outputs)))
     class_names = _names(classes, names)
     n = len(samples)
     oof, prior = np.zeros((n, len(classes))), np.zeros((n, len(classes)))
@@ -218,6 +230,7 @@ def cross_validate(
     folds = np.full(n, -1)
     fold_metrics = []
     for fold, ((train_idx, test_idx), out) in enumerate(zip(splits, outputs, strict=True)):
+        test_idx = np.asarray(test_idx)
         oof[test_idx] = align_proba(out.proba, out.classes, classes)
         sets[test_idx] = _align_sets(out.sets, out.classes, classes)
         if out.novelty is not None:
@@ -230,19 +243,27 @@ def cross_validate(
         fold_metrics.append(
             compute_metrics([labels[i] for i in scored], oof[scored], classes, class_names)
         )
-    y_true = [labels[i] for i in np.flatnonzero(known)]
+    scored = known & (folds >= 0)  # a fixed split scores its test part only
+    y_true = [labels[i] for i in np.flatnonzero(scored)]
     coverages = {o.coverage for o in outputs}
+    tested = folds >= 0
     return ValidationResult(
-        metrics=compute_metrics(y_true, oof[known], classes, class_names),
-        fold_metrics=fold_metrics,
-        oof_proba=oof[known],
+        metrics=compute_metrics(y_true, oof[scored], classes, class_names),
+        fold_metrics=fold_metrics if len(splits) > 1 else [],
+        oof_proba=oof[scored],
         y_true=y_true,
         classes=classes,
-        sample_ids=[s.id for s, k_ in zip(samples, known, strict=True) if k_],
-        folds=folds[known],
-        prior=compute_metrics(y_true, prior[known], classes, class_names),
+        sample_ids=[s.id for s, k_ in zip(samples, scored, strict=True) if k_],
+        folds=folds[scored],
+        prior=compute_metrics(y_true, prior[scored], classes, class_names),
         uncertainty=_uncertainty(
-            y_true, classes, sets[known], coverages, novelty, thresholds, known
+            y_true,
+            classes,
+            sets[scored],
+            coverages,
+            novelty[tested],
+            thresholds[tested],
+            known[tested],
         ),
         fold_strategy=strategy,
     )
@@ -264,38 +285,15 @@ def train_test(
     the split, so leakage between ``train`` and ``test`` is the caller's to avoid.
     """
     train, test = list(train), list(test)
-    train_labels, test_labels = _labels(train), _labels(test)
-    out = _fit_predict(make_model, train, test, valid_fraction, seed)
-    known = np.array([label != OTHER for label in test_labels])
-    y_true = [label for label in test_labels if label != OTHER]
-    classes = sorted({*(x for x in train_labels if x != OTHER), *y_true, *out.classes})
-    class_names = _names(classes, names)
-    aligned = align_proba(out.proba, out.classes, classes)[known]
-    novelty = out.novelty if out.novelty is not None else np.full(len(test), np.nan)
-    threshold = np.full(len(test), np.nan if out.threshold is None else out.threshold)
-    train_known = [x for x in train_labels if x != OTHER]
-    return ValidationResult(
-        metrics=compute_metrics(y_true, aligned, classes, class_names),
-        fold_metrics=[],
-        oof_proba=aligned,
-        y_true=y_true,
-        classes=classes,
-        sample_ids=[s.id for s, k_ in zip(test, known, strict=True) if k_],
-        folds=np.full(len(y_true), -1),
-        prior=compute_metrics(
-            y_true, prior_proba(train_known, classes, len(y_true)), classes, class_names
-        ),
-        uncertainty=_uncertainty(
-            y_true,
-            classes,
-            _align_sets(out.sets, out.classes, classes)[known],
-            {out.coverage},
-            novelty,
-            threshold,
-            known,
-        ),
-        fold_strategy="fixed train/test split",
+    fit_on, valid = split_validation(train, valid_fraction, seed)
+    model = make_model().fit(fit_on, valid or None)
+    both = [*train, *test]
+    split = (np.arange(len(train)), np.arange(len(train), len(both)))
+    result = combine_folds(
+        both, [split], [fold_output(model, test)], names=names, strategy="fixed train/test split"
     )
+    result.folds = np.full(len(result.y_true), -1)
+    return result
 
 
 def _uncertainty(
@@ -352,16 +350,8 @@ def align_proba(
     return out / totals
 
 
-def _fit_predict(
-    make_model: Callable[[], Classifier],
-    train: list[Sample],
-    test: list[Sample],
-    valid_fraction: float,
-    seed: int,
-) -> _FoldOutput:
-    """Fit a fresh model on ``train`` (minus a validation part); predict ``test``."""
-    fit_on, valid = split_validation(train, valid_fraction, seed)
-    model = make_model().fit(fit_on, valid or None)
+def fold_output(model: Classifier, test: Sequence[Sample]) -> FoldOutput:
+    """What a fitted model says about ``test``: probabilities, sets, novelty."""
     classes = [str(c) for c in model.classes_]
     proba = np.asarray(model.predict_proba(test), dtype=float)
     if proba.shape != (len(test), len(classes)):
@@ -371,13 +361,14 @@ def _fit_predict(
             field="proba",
         )
     novelty = model.novelty_score(test)
-    return _FoldOutput(
+    conformal = getattr(model, "conformal_", None)
+    return FoldOutput(
         proba=proba,
         classes=classes,
         sets=np.asarray(model.predict_sets(proba), dtype=bool),
         novelty=None if novelty is None else np.asarray(novelty, dtype=float),
         threshold=model.novelty_threshold,
-        coverage=getattr(model, "coverage", None),
+        coverage=model.coverage if conformal is None or conformal.fitted else None,
     )
 
 

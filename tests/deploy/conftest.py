@@ -44,11 +44,15 @@ def lb_data_home(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) ->
     with its knowledge base loaded."""
     home = tmp_path_factory.mktemp("lb-home")
     oncoclass = Path(sys.executable).parent / "oncoclass"
-    subprocess.run(
-        [str(oncoclass), "data", "fetch", "civic", "--from", str(shared_data / "civic")],
+    command = [str(oncoclass), "data", "fetch", "civic", "--from", str(shared_data / "civic")]
+    done = subprocess.run(
+        command,
         env={**os.environ, "ONCOCLASS_DATA_HOME": str(home)},
         capture_output=True,
-        check=True,
+        text=True,
         timeout=300,
+        check=False,
     )
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return home

@@ -46,6 +46,9 @@ class Replica:
     port: int
     log: Path
 
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -159,7 +162,7 @@ def test_nginx_spreads_load_and_survives_a_killed_replica(
             replicas.append(replica)
         for replica in replicas:
             try:
-                killtest.wait_ready(replica.url, timeout_s=180)
+                killtest.wait_ready(replica.url, timeout_s=180, alive=replica.alive)
             except TimeoutError as exc:
                 pytest.fail(f"{exc}\n{replica.log.read_text()[-3000:]}")
         process, port = start_nginx(nginx, tmp_path, [r.port for r in replicas])

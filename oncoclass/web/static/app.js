@@ -6,10 +6,16 @@
 (() => {
   const API = "v1/";
   const HISTORY_PAGE_SIZE = 15;
-  const KNOWLEDGE_ROWS_SHOWN = 8;
+  // CIViC evidence items per page; every page is reachable through GET v1/knowledge.
+  const KNOWLEDGE_PAGE_SIZE = 10;
+  // Disease groups of therapies shown before "show more" when no disease was entered.
+  const THERAPY_GROUPS_SHOWN = 3;
   const FORM_FIELDS = ["gene", "variation", "disease", "drugs", "text"];
+  const KEY_STORAGE = "oncoclass.apiKey";
 
-  // Written for this page (not quoted from a paper): a short, typical evidence summary.
+  // Written for this page (not quoted from a paper): a short evidence summary whose answer is
+  // what it says, a sensitivity to vemurafenib. A browser test checks the shipped model agrees;
+  // a sentence about acquired resistance would make it a mixed (and misleading) example.
   const EXAMPLE = {
     gene: "BRAF",
     variation: "V600E",
@@ -20,26 +26,27 @@
       "V600E mutation were treated with the BRAF inhibitor vemurafenib. " +
       "Most patients had measurable tumour shrinkage within the first weeks of treatment, and " +
       "progression-free survival was longer than with standard chemotherapy. " +
-      "Patients whose tumours were BRAF wild type did not respond to vemurafenib. " +
-      "In many patients resistance emerged after several months, often through reactivation " +
-      "of MAPK signalling. " +
       "These observations support testing melanoma for BRAF V600E before a BRAF inhibitor " +
       "is chosen.",
   };
 
   const MATCH_EXPLAINED = {
-    exact: (v) => `These CIViC evidence items are about exactly this variant (${v}).`,
+    exact: (v) => `CIViC has evidence on exactly this variant (${v}).`,
+    component: (v) =>
+      `CIViC has evidence on ${v} only together with other variants (a combined molecular ` +
+      "profile); read each item's profile.",
     position: (v) =>
-      `CIViC has no items for ${v} itself; these are about other changes at the same ` +
+      `CIViC has no evidence on ${v} itself; these items are about other changes at the same ` +
       "protein position, so read them with care.",
     type: (v) =>
-      `CIViC has no items for ${v} or its position; these are about variants of the same ` +
-      "kind in this gene, so they are only indirectly relevant.",
-    none: (v) => `CIViC has no evidence items for ${v}.`,
+      `CIViC has no evidence on ${v} or its position; these items are about variants of the ` +
+      "same kind in this gene, so they are only indirectly relevant.",
+    none: (v) => `CIViC has no evidence items on ${v}.`,
   };
 
   const MATCH_BADGES = {
     exact: "Exact match",
+    component: "In a combined profile",
     position: "Same position",
     type: "Same kind of variant",
     none: "No match",
@@ -52,6 +59,55 @@
     D: "D: preclinical evidence",
     E: "E: inferential association",
   };
+
+  // What each warning means for the reader, and what to do about it. The server's message says
+  // what happened for this input; these add the same plain-words headline everywhere.
+  const WARNINGS = {
+    text_off_topic: {
+      title: "The text may be about something else",
+      advice: "Check that the text is about this gene and variation: the answer describes the " +
+        "text, not the variant.",
+    },
+    out_of_distribution: {
+      title: "Unlike the training data",
+      advice: "The evidence resembles little the model learned from, so none of its classes " +
+        "may fit. Read the text yourself.",
+    },
+    close_call: {
+      title: "Close call",
+      advice: "The two most likely classes are nearly tied: consider both.",
+    },
+    unknown_gene: {
+      title: "Gene not seen in training",
+      advice: "The answer rests on the text and on other genes: give it less weight.",
+    },
+    unknown_variation: {
+      title: "Variation not seen in training",
+      advice: "The answer is extrapolated from similar changes in this gene.",
+    },
+    no_text: {
+      title: "No evidence text",
+      advice: "Paste an abstract or a report excerpt for an answer about the evidence.",
+    },
+  };
+
+  // The AMP/ASCO/CAP tiers (Li et al. 2017) and evidence levels, in plain words.
+  const TIER_MEANING = {
+    "Tier I": "strong clinical significance",
+    "Tier II": "potential clinical significance",
+    "Tier III": "unknown clinical significance",
+    "Tier IV": "benign or likely benign",
+  };
+  const AMP_LEVEL_MEANING = {
+    A: "approved therapy or professional guideline for this tumour type",
+    B: "well-powered studies with expert consensus",
+    C: "approved therapy in another tumour type, or several small studies",
+    D: "preclinical studies or case reports",
+  };
+  const TIER_ORDER = ["Tier I", "Tier II", "Tier III", "Tier IV", "none"];
+
+  const RELEVANCE = { same: "your disease", related: "related disease", other: "other disease" };
+  const RELEVANCE_ORDER = ["same", "related", "other"];
 
   const $ = (id) => document.getElementById(id);
 
@@ -85,9 +141,28 @@
     return `${Math.round(v)}%`;
   }
 
-  /** Words for a confidence; "low" follows the server's flag, so the two never disagree. */
+  /** 0.9 -> "9 of 10", 0.95 -> "19 of 20": a coverage as people say it. */
+  function coverageWords(c) {
+    const v = Number(c);
+    if (!(v > 0 && v < 1)) return null;
+    for (let d = 2; d <= 100; d++) {
+      const n = Math.round(v * d);
+      if (Math.abs(n / d - v) < 1e-6) return `${n} of ${d}`;
+    }
+    return `${Math.round(v * 100)} of 100`;
+  }
+
+  function warningsOf(p) {
+    if (Array.isArray(p.warnings)) return p.warnings;
+    // A record without the list (an older API): rebuild it from the flags.
+    return Object.keys(WARNINGS)
+      .filter((code) => p.flags && p.flags[code])
+      .map((code) => ({ code, severity: "warning", message: "" }));
+  }
+
+  /** Words for a confidence; "low" follows the server's close-call flag, so they never disagree. */
   function confidenceWords(p, flags = {}) {
-    if (flags.low_confidence) return "low confidence";
+    if (flags.close_call) return "close call";
     return p >= 0.8 ? "high confidence" : "moderate confidence";
   }
 
@@ -98,8 +173,19 @@
     return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
   }
 
+  function formatDay(iso) {
+    if (!iso) return "";
+    const d = new Date(`${String(iso).slice(0, 10)}T00:00:00`);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    return d.toLocaleDateString(undefined, { dateStyle: "long" });
+  }
+
   function humanize(s) {
     return String(s ?? "").replace(/[_-]+/g, " ").trim();
+  }
+
+  function plural(n, word, many = `${word}s`) {
+    return `${Number(n).toLocaleString()} ${n === 1 ? word : many}`;
   }
 
   function splitDrugs(s) {
@@ -118,8 +204,13 @@
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   }
 
+  /** A CSV cell. Text starting with = + - @ tab or CR is what a spreadsheet runs as a formula
+   *  (a sample named =HYPERLINK(...)): it gets a leading apostrophe, as the server's CSV does
+   *  (oncoclass/api/batch.py, _safe_cell). Numbers are left alone. */
   function csvCell(v) {
-    const s = v === null || v === undefined ? "" : String(v);
+    if (v === null || v === undefined) return "";
+    let s = String(v);
+    if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   }
 
@@ -135,7 +226,12 @@
     setTimeout(() => { region.textContent = message; }, 50);
   }
 
-  // ---- the API --------------------------------------------------------------------------------
+  function externalLink(href, text, className) {
+    return h("a", { href, target: "_blank", rel: "noopener noreferrer", class: className },
+      text, h("span", { class: "sr-only", text: " (opens in a new tab)" }));
+  }
+
+  // ---- the API, with the API key ------------------------------------------------------------
 
   class ApiError extends Error {
     constructor(message, status, fields = {}) {
@@ -179,6 +275,137 @@
     return m.charAt(0).toUpperCase() + m.slice(1);
   }
 
+  function detailOf(body) {
+    return body && typeof body.detail === "string" ? body.detail : "";
+  }
+
+  /** Retry-After is seconds or an HTTP date; either becomes words. */
+  function retryWords(value) {
+    if (!value) return "in a moment";
+    let seconds = Number(value);
+    if (!Number.isFinite(seconds)) seconds = (Date.parse(value) - Date.now()) / 1000;
+    if (!Number.isFinite(seconds) || seconds <= 0) return "in a moment";
+    seconds = Math.ceil(seconds);
+    return seconds < 90 ? `in ${plural(seconds, "second")}`
+      : `in about ${plural(Math.ceil(seconds / 60), "minute")}`;
+  }
+
+  /** The errors of the access layer (403, 429) and every other refusal, as an ApiError. */
+  function responseError(res) {
+    const detail = detailOf(res.body);
+    if (res.status === 403) {
+      return new ApiError(
+        "Your API key is not allowed to do this" + (detail ? ` (${detail})` : "") +
+          ". Ask the server's administrator for a key with this permission.", 403);
+    }
+    if (res.status === 429) {
+      return new ApiError(
+        "Too many requests: the server limits how often a key may call it. " +
+          `Try again ${retryWords(res.retryAfter)}.`, 429);
+    }
+    const { message, fields } = parseError(res.body, res.status);
+    return new ApiError(message || Object.values(fields).join(" "), res.status, fields);
+  }
+
+  function storedKey() {
+    try {
+      return sessionStorage.getItem(KEY_STORAGE) || "";
+    } catch {
+      return ""; // storage disabled: the key then lives in memory only
+    }
+  }
+
+  let memoryKey = "";
+  function currentKey() {
+    return storedKey() || memoryKey;
+  }
+
+  function saveKey(key) {
+    memoryKey = key;
+    try {
+      if (key) sessionStorage.setItem(KEY_STORAGE, key);
+      else sessionStorage.removeItem(KEY_STORAGE);
+    } catch {
+      // keep it in memory only
+    }
+    $("auth-forget").hidden = !key;
+  }
+
+  // One dialog at a time: the requests refused together wait for the same answer.
+  let keyPrompt = null;
+
+  function askForKey(serverMessage) {
+    if (!keyPrompt) keyPrompt = openKeyDialog(serverMessage).finally(() => { keyPrompt = null; });
+    return keyPrompt;
+  }
+
+  /** Resolves with the key typed, or null when the user cancels (button or Escape). */
+  function openKeyDialog(serverMessage) {
+    const dialog = $("auth-dialog");
+    const input = $("api-key");
+    const said = $("auth-server-message");
+    const error = $("api-key-error");
+    const opener = document.activeElement;
+    said.textContent = serverMessage ? `The server said: ${serverMessage}` : "";
+    said.hidden = !serverMessage;
+    error.hidden = true;
+    input.removeAttribute("aria-invalid");
+    input.value = "";
+    return new Promise((resolve) => {
+      const done = (key) => {
+        $("auth-form").removeEventListener("submit", onSubmit);
+        $("auth-cancel").removeEventListener("click", onCancel);
+        dialog.removeEventListener("cancel", onCancel);
+        if (dialog.open) dialog.close();
+        if (opener && typeof opener.focus === "function") opener.focus();
+        resolve(key);
+      };
+      const onSubmit = (ev) => {
+        ev.preventDefault();
+        const key = input.value.trim();
+        if (!key) {
+          error.textContent = "Enter the API key, or choose Cancel.";
+          error.hidden = false;
+          input.setAttribute("aria-invalid", "true");
+          input.focus();
+          return;
+        }
+        done(key);
+      };
+      const onCancel = (ev) => {
+        ev.preventDefault();
+        done(null);
+      };
+      $("auth-form").addEventListener("submit", onSubmit);
+      $("auth-cancel").addEventListener("click", onCancel);
+      dialog.addEventListener("cancel", onCancel); // Escape
+      dialog.showModal();
+      input.focus();
+    });
+  }
+
+  /** Send a request (``send(key)`` resolves with {status, body, retryAfter}) with the API key;
+   *  on 401 ask for a key, keep it for the tab and send again. */
+  async function withKey(send) {
+    for (;;) {
+      const key = currentKey();
+      const res = await send(key);
+      if (res.status !== 401) {
+        if (res.status >= 200 && res.status < 300) return res.body;
+        throw responseError(res);
+      }
+      // Another request may have got a new key while this one was on its way: use it.
+      if (currentKey() && currentKey() !== key) continue;
+      if (key) saveKey(""); // the key sent was refused: forget it
+      const typed = await askForKey(detailOf(res.body));
+      if (!typed) {
+        throw new ApiError(
+          "This server needs an API key. Enter one when asked, or ask the administrator.", 401);
+      }
+      saveKey(typed);
+    }
+  }
+
   async function readBody(response) {
     const type = response.headers.get("content-type") || "";
     if (type.includes("json")) return response.json().catch(() => null);
@@ -186,24 +413,32 @@
   }
 
   async function api(path, { method = "GET", json } = {}) {
-    const init = { method, headers: { Accept: "application/json" } };
-    if (json !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(json);
-    }
-    let response;
-    try {
-      response = await fetch(API + path, init);
-    } catch {
-      throw new ApiError("The server could not be reached. Check the connection and retry.", 0);
-    }
-    const body = await readBody(response);
-    if (!response.ok) {
-      const { message, fields } = parseError(body, response.status);
-      throw new ApiError(message, response.status, fields);
-    }
-    return body;
+    return withKey(async (key) => {
+      const init = { method, headers: { Accept: "application/json" } };
+      if (key) init.headers["X-API-Key"] = key;
+      if (json !== undefined) {
+        init.headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(json);
+      }
+      let response;
+      try {
+        response = await fetch(API + path, init);
+      } catch {
+        throw new ApiError("The server could not be reached. Check the connection and retry.", 0);
+      }
+      return {
+        status: response.status,
+        body: await readBody(response),
+        retryAfter: response.headers.get("retry-after"),
+      };
+    });
   }
+
+  $("auth-forget").addEventListener("click", () => {
+    saveKey("");
+    announce("The API key was forgotten.");
+  });
+  $("auth-forget").hidden = !currentKey();
 
   // ---- tabs (WAI-ARIA tabs pattern: arrow keys move, Enter/Space activate) -----------------
 
@@ -407,6 +642,7 @@
     const disease = p.disease ?? input.disease ?? "";
     const text = p.text ?? input.text ?? "";
     const subject = [gene, variation].filter(Boolean).join(" ");
+    const warnings = warningsOf(p);
 
     const card = h(
       "article",
@@ -427,17 +663,19 @@
           h("span", { class: "confidence-value", text: percent(p.probability) }),
           ` ${confidenceWords(p.probability, p.flags)}`,
         ),
-        renderFlags(p.flags || {}),
+        renderGroup(p.group),
+        renderWarningBadges(warnings),
       ),
+      renderSet(p.prediction_set, p.label),
+      renderWarnings(warnings),
       section("Probability of each class", renderBars(p.probabilities || [], p.label)),
       section("Evidence that drove the prediction", renderEvidence(text, p.evidence || [])),
       renderVariation({ raw: variation, ...(p.parsed_variation || {}) }),
-      renderKnowledge(p.knowledge, subject, variation),
       h(
         "footer",
         { class: "result-foot" },
         [
-          p.id !== undefined ? `Saved as prediction #${p.id}` : "",
+          p.id !== undefined && p.id !== null ? `Saved as prediction #${p.id}` : "",
           p.created_at ? formatDate(p.created_at) : "",
           p.model ? `${p.model.name} ${p.model.version}` : "",
         ]
@@ -445,55 +683,89 @@
           .join(" · "),
       ),
     );
-    $("result").replaceChildren(card);
-    const warnings = flagWords(p.flags).join(", ");
+    const query = { gene, variation, disease, therapies: p.drugs || input.drugs || [] };
+    const knowledge = renderKnowledge(p.knowledge, query);
+    $("result").replaceChildren(card, ...(knowledge ? [knowledge] : []));
+    const said = warnings.map((w) => (WARNINGS[w.code] || {}).title || humanize(w.code));
     announce(`Predicted ${p.name || p.label}, ${percent(p.probability)} confidence.` +
-      (warnings ? ` Warnings: ${warnings}.` : ""));
+      (said.length ? ` Warnings: ${said.join("; ")}.` : " No warnings."));
     card.querySelector("#result-heading").focus({ preventScroll: true });
     if (window.matchMedia("(max-width: 960px)").matches) card.scrollIntoView();
   }
 
-  const FLAGS = [
-    [
-      "unknown_gene",
-      "Gene not seen in training",
-      "The model has not seen this gene before; the result rests on the text and on patterns " +
-        "learned from other genes.",
-    ],
-    [
-      "unknown_variation",
-      "Variation not seen in training",
-      "This exact variation was not in the training data; the result is extrapolated.",
-    ],
-    [
-      "low_confidence",
-      "Low confidence",
-      "No class is clearly favoured; treat this result as uncertain.",
-    ],
-  ];
+  /** The coarse level of the answer (CIViC: the evidence type), e.g. "Evidence type:
+   *  Predictive, 99%". */
+  function renderGroup(group) {
+    if (!group || !group.label) return null;
+    const title = group.title ? humanize(group.title) : "level";
+    return h("p", { class: "group" },
+      h("span", { class: "muted", text: `${title.charAt(0).toUpperCase()}${title.slice(1)}: ` }),
+      h("span", { class: "strong group-label", text: group.label }),
+      h("span", { class: "muted", text: ` (${percent(group.probability)} likely)` }));
+  }
 
-  function renderFlags(flags) {
-    const active = FLAGS.filter(([key]) => flags[key]);
-    if (!active.length) {
-      return h(
-        "ul",
-        { class: "badges", "aria-label": "Warnings" },
-        h("li", { class: "badge ok", text: "No warnings" }),
+  /** The one-line summary under the class: a badge per warning, or "No warnings" when (and
+   *  only when) the server gave none. */
+  function renderWarningBadges(warnings) {
+    return h("ul", { class: "badges", "aria-label": "Warnings" },
+      warnings.length
+        ? warnings.map((w) => h("li", {
+          class: `badge ${w.severity === "info" ? "info" : "warn"}`, "data-code": w.code },
+        h("span", { class: "badge-icon", "aria-hidden": "true", text: w.severity === "info"
+          ? "i" : "!" }),
+        (WARNINGS[w.code] || {}).title || humanize(w.code)))
+        : h("li", { class: "badge ok", id: "no-warnings", text: "No warnings" }));
+  }
+
+  /** The prediction set: the classes that cannot be ruled out, with its coverage in words. */
+  function renderSet(set, predicted) {
+    if (!set) return null;
+    const names = set.names?.length ? set.names : set.labels || [];
+    const words = coverageWords(set.coverage);
+    const parts = [];
+    if (!words) {
+      parts.push(h("p", { class: "muted", text: "This model gives no calibrated list of the " +
+        "classes that cannot be ruled out; use the probabilities below with care." }));
+    } else if (!names.length) {
+      parts.push(h("p", { text: "No class could be kept with the stated certainty: the " +
+        "evidence fits none of them well." }));
+    } else {
+      parts.push(
+        h("ul", { class: "set-list", "aria-label": "Classes that cannot be ruled out" },
+          names.map((name, i) => h("li", {
+            class: (set.labels || [])[i] === predicted ? "set-item predicted" : "set-item",
+            text: name }))),
+        h("p", { class: "set-coverage" },
+          names.length === 1
+            ? `Only this class cannot be ruled out. The right class is in this list for ${words} ` +
+              "cases like this."
+            : `These ${names.length} classes cannot be ruled out. The right class is in this ` +
+              `list for ${words} cases like this, so do not rely on the top one alone.`),
       );
     }
-    return h(
-      "div",
-      { class: "flags" },
-      h(
-        "ul",
-        { class: "badges", "aria-label": "Warnings" },
-        active.map(([key, label, why]) =>
-          h("li", { class: "badge warn", "data-flag": key, title: why }, h("span", {
-            class: "badge-icon", "aria-hidden": "true", text: "!" }), label),
-        ),
-      ),
-      h("ul", { class: "flag-notes" }, active.map(([, , why]) => h("li", { text: why }))),
-    );
+    return h("section", { class: "result-section prediction-set" },
+      h("h3", { text: "Cannot be ruled out" }), ...parts);
+  }
+
+  /** Every warning with what it means and what to do; or "No warnings". */
+  function renderWarnings(warnings) {
+    if (!warnings.length) {
+      return section("Warnings", h("p", { class: "no-warnings" },
+        h("span", { class: "badge ok", text: "No warnings" }),
+        " Nothing in this input called for caution. The answer can still be wrong: read the " +
+          "evidence below."));
+    }
+    return section("Warnings", h("ul", { class: "warnings" }, warnings.map((w) => {
+      const info = WARNINGS[w.code] || { title: humanize(w.code), advice: "" };
+      const kind = w.severity === "info" ? "info" : "warn";
+      return h("li", { class: `warning ${kind}`, "data-code": w.code },
+        h("p", { class: "warning-title" },
+          h("span", { class: "warning-kind", text: kind === "info" ? "Note: " : "Warning: " }),
+          info.title),
+        w.message ? h("p", { class: "warning-message", text: w.message }) : null,
+        info.advice ? h("p", { class: "warning-advice", text: `What to do: ${info.advice}` })
+          : null);
+    })));
   }
 
   function renderBars(probabilities, predicted) {
@@ -637,78 +909,294 @@
     );
   }
 
-  function knowledgeLink(href, text) {
-    return h("a", { href, target: "_blank", rel: "noopener noreferrer" }, text,
-      h("span", { class: "sr-only", text: " (opens in a new tab)" }));
+  // ---- the knowledge base (CIViC) -------------------------------------------------------------
+
+  function tierClass(tier) {
+    const roman = /^Tier (IV|III|II|I)\b/.exec(tier || "");
+    return roman ? `tier-${roman[1].toLowerCase()}` : "tier-none";
   }
 
-  function knowledgeRow(it, variation) {
+  /** The AMP/ASCO/CAP tier with what it means and where it comes from. */
+  function renderTier(tier) {
+    if (!tier) return null;
+    if (!tier.tier || tier.tier === "none") {
+      return h("div", { class: "tier-box tier-none" },
+        h("p", {}, h("span", { class: "strong", text: "Not tiered. " }),
+          tier.explanation || "CIViC has no evidence on this gene."));
+    }
+    const meaning = [TIER_MEANING[tier.tier], AMP_LEVEL_MEANING[tier.level]
+      ? `level ${tier.level}: ${AMP_LEVEL_MEANING[tier.level]}` : ""].filter(Boolean).join("; ");
+    const basis = tier.basis === "assertion"
+      ? "From a CIViC expert assertion"
+      : "Derived by OncoClass from CIViC evidence levels (no CIViC assertion tiers it here)";
+    return h("div", { class: `tier-box ${tierClass(tier.tier)}` },
+      h("p", { class: "tier-line" },
+        h("span", { class: "sr-only", text: "AMP/ASCO/CAP tier: " }),
+        h("span", { class: "tier-badge", text: tier.label || tier.tier }),
+        meaning ? h("span", { class: "tier-meaning", text: meaning }) : null),
+      h("p", { class: "tier-basis" },
+        h("span", { class: "strong", text: basis }),
+        tier.disease ? ` · for ${tier.disease}` : ""),
+      tier.explanation ? h("p", { class: "muted tier-explanation", text: tier.explanation })
+        : null);
+  }
+
+  function yesNo(value) {
+    return value === true ? "Yes" : value === false ? "No" : "Not stated";
+  }
+
+  function relevanceTag(relevance) {
+    return RELEVANCE[relevance]
+      ? h("span", { class: `tag rel-${relevance}`, text: RELEVANCE[relevance] }) : null;
+  }
+
+  /** CIViC assertions: curated claims with their tier, approvals and guideline. */
+  function renderAssertions(assertions) {
+    if (!assertions?.length) return null;
+    return h("div", { class: "kb-block" },
+      h("h4", { text: `Assertions (${assertions.length})` }),
+      h("ul", { class: "assertions" }, assertions.map((a) => h("li", { class: "assertion" },
+        h("p", { class: "assertion-head" },
+          a.amp_category ? h("span", { class: `tier-badge small ${tierClass(a.amp_tier)}`,
+            text: a.amp_category }) : null,
+          h("span", { class: "strong", text: [a.significance, a.disease && `in ${a.disease}`]
+            .filter(Boolean).join(" ") }),
+          relevanceTag(a.disease_relevance)),
+        a.therapies?.length ? h("p", { text: `Therapies: ${a.therapies.join(" + ")}` }) : null,
+        a.assertion_direction && a.assertion_direction !== "Supports"
+          ? h("p", { class: "muted", text: `Direction: ${a.assertion_direction}` }) : null,
+        h("dl", { class: "facts" },
+          h("div", {}, h("dt", { text: "FDA companion test" }),
+            h("dd", { text: yesNo(a.fda_companion_test) })),
+          h("div", {}, h("dt", { text: "Regulatory approval" }),
+            h("dd", { text: yesNo(a.regulatory_approval) })),
+          h("div", {}, h("dt", { text: "NCCN guideline" }),
+            h("dd", { text: a.nccn_guideline
+              ? [a.nccn_guideline, a.nccn_guideline_version && `version ${a.nccn_guideline_version}`]
+                .filter(Boolean).join(", ")
+              : "None" })),
+          a.acmg_codes?.length ? h("div", {}, h("dt", { text: "ACMG codes" }),
+            h("dd", { text: a.acmg_codes.join(", ") })) : null),
+        a.civic_url ? externalLink(a.civic_url, `CIViC assertion AID${a.assertion_id}`) : null,
+        a.summary ? h("details", {}, h("summary", { text: "Summary" }), h("p", { text: a.summary }))
+          : null))));
+  }
+
+  function responseKind(response) {
+    const r = String(response || "").toLowerCase();
+    if (r.includes("resist")) return "resistance";
+    if (r.includes("reduced")) return "reduced";
+    if (r.includes("sensitiv") || r.includes("response")) return "sensitivity";
+    return "other";
+  }
+
+  const RESPONSE_ICONS = { sensitivity: "▲", resistance: "✕", reduced: "▽", other: "•" };
+
+  function therapyItem(t) {
+    const kind = responseKind(t.response);
+    const level = EVIDENCE_LEVELS[t.best_level] || t.best_level;
+    return h("li", { class: `therapy resp-${kind}`, "data-response": kind },
+      h("span", { class: "therapy-name", text: t.therapy }),
+      h("span", { class: `resp resp-${kind}` },
+        h("span", { "aria-hidden": "true", text: `${RESPONSE_ICONS[kind]} ` }),
+        t.response ? t.response.charAt(0).toUpperCase() + t.response.slice(1) : "Unknown"),
+      h("span", { class: "therapy-level", title: level ? `Best evidence level ${level}` : null },
+        "Level ", h("span", { class: "level", text: t.best_level || "–" })),
+      h("span", { class: "muted therapy-count",
+        text: plural(t.n_items, "item") + (t.variant_alone === false
+          ? " · needs another variant too" : "") }));
+  }
+
+  /** Therapies grouped by disease: your disease first, then related, then the others. */
+  function renderTherapies(therapies) {
+    if (!therapies?.length) return null;
+    const groups = new Map();
+    for (const t of therapies) {
+      const key = t.disease || "Disease not stated";
+      if (!groups.has(key)) groups.set(key, { disease: key, relevance: t.disease_relevance, items: [] });
+      groups.get(key).items.push(t);
+    }
+    const rank = (g) => {
+      const i = RELEVANCE_ORDER.indexOf(g.relevance);
+      return i < 0 ? RELEVANCE_ORDER.length : i;
+    };
+    const ordered = [...groups.values()].sort((a, b) => rank(a) - rank(b)); // stable: server order
+    const block = (g) => h("section", { class: "therapy-group" },
+      h("h5", {}, g.disease, " ", relevanceTag(g.relevance)),
+      h("ul", { class: "therapies" }, g.items.map(therapyItem)));
+    // Evidence in other diseases matters less: folded, unless nothing else is there.
+    const anyRelevance = ordered.some((g) => g.relevance);
+    let shown = ordered.filter((g) => g.relevance === "same" || g.relevance === "related");
+    if (!anyRelevance || !shown.length) shown = ordered.slice(0, THERAPY_GROUPS_SHOWN);
+    const rest = ordered.filter((g) => !shown.includes(g));
+    return h("div", { class: "kb-block" },
+      h("h4", { text: "Therapies" }),
+      h("p", { class: "legend" },
+        h("span", { class: "resp resp-sensitivity", text: "▲ Sensitivity" }), " the variant " +
+          "predicts a response; ",
+        h("span", { class: "resp resp-resistance", text: "✕ Resistance" }), " it predicts no " +
+          "response. Level: the best CIViC evidence level (A validated … E inferential)."),
+      shown.map(block),
+      rest.length ? h("details", { class: "more-therapies" },
+        h("summary", { text: `Therapies in ${plural(rest.length, "other disease")}` }),
+        rest.map(block)) : null);
+  }
+
+  function knowledgeRow(it, query) {
     const joiner = it.therapy_interaction === "Combination" ? " + " : ", ";
     const level = EVIDENCE_LEVELS[it.evidence_level] || it.evidence_level || "";
     const rating = it.rating ? `; rated ${it.rating} of 5` : "";
     const pubmed = it.pubmed_url
       || (it.pubmed_id ? `https://pubmed.ncbi.nlm.nih.gov/${it.pubmed_id}/` : null);
-    const sourceLink = pubmed ? knowledgeLink(pubmed, it.citation || `PubMed ${it.pubmed_id}`) : null;
-    if (sourceLink) sourceLink.classList.add("pubmed");
+    const sourceLink = pubmed
+      ? externalLink(pubmed, it.citation || `PubMed ${it.pubmed_id}`, "pubmed") : null;
+    const asked = `${query.gene} ${query.variation}`.trim().toUpperCase();
+    const profile = it.molecular_profile || `${it.gene || ""} ${it.variant || ""}`.trim();
+    const kind = responseKind(it.clinical_significance);
     return h(
       "tr",
-      {},
-      h("td", {}, h("span", { class: "strong", text: it.disease || "–" }),
-        // Name the variant when it is not the one asked about (position/type matches).
-        it.variant && it.variant.toUpperCase() !== variation.toUpperCase()
-          ? h("span", { class: "sub", text: `${it.gene || ""} ${it.variant}`.trim() }) : null),
-      h("td", { text: (it.therapies || []).join(joiner) || "–" }),
-      h("td", {}, h("span", { text: it.clinical_significance || "–" }),
+      { "data-eid": it.evidence_id },
+      h("td", { "data-label": "Disease" }, h("span", { class: "strong", text: it.disease || "–" }),
+        relevanceTag(it.disease_relevance),
+        // Name the profile when it is not exactly the variant asked about.
+        profile && profile.toUpperCase() !== asked
+          ? h("span", { class: "sub", text: profile }) : null),
+      h("td", { "data-label": "Therapies", text: (it.therapies || []).join(joiner) || "–" }),
+      h("td", { "data-label": "Significance" },
+        h("span", { class: it.evidence_type === "Predictive" ? `resp resp-${kind}` : null,
+          text: it.clinical_significance || "–" }),
         h("span", { class: "sub", text: [it.evidence_type && `${it.evidence_type} evidence`,
           it.evidence_direction && it.evidence_direction.toLowerCase()].filter(Boolean)
           .join(", ") })),
-      h("td", { class: "center", title: level ? `Level ${level}${rating}` : null },
+      h("td", { "data-label": "Level", class: "center", title: level ? `Level ${level}${rating}` : null },
         h("span", { class: "level", text: it.evidence_level || "–" }),
         h("span", { class: "sr-only", text: level ? ` (${level}${rating})` : "" })),
-      h("td", {},
+      h("td", { "data-label": "Source" },
         h("span", { class: "links" },
           sourceLink || h("span", { class: "muted", text: it.citation || it.source_type || "–" }),
-          it.civic_url ? knowledgeLink(it.civic_url, `CIViC EID${it.evidence_id}`) : null),
+          it.civic_url ? externalLink(it.civic_url, `CIViC EID${it.evidence_id}`) : null),
         it.statement ? h("details", {}, h("summary", { text: "Summary" }),
           h("p", { text: it.statement })) : null),
     );
   }
 
-  function renderKnowledge(knowledge, subject, variation) {
-    if (!knowledge) return null;
-    const items = knowledge.items || [];
-    const match = knowledge.match || "none";
-    const explain = (MATCH_EXPLAINED[match] || MATCH_EXPLAINED.none)(subject || "this variant");
-    const total = knowledge.total ?? items.length;
-    const parts = [
-      h("p", { class: `match match-${match}` },
-        h("span", { class: "badge subtle", text: MATCH_BADGES[match] || match }), " ", explain,
-        total > items.length ? ` The ${items.length} best of ${total} items are listed.` : ""),
-    ];
-    if (items.length) {
-      const rows = items.map((it) => knowledgeRow(it, variation));
-      rows.forEach((r, i) => { r.hidden = i >= KNOWLEDGE_ROWS_SHOWN; });
-      parts.push(
-        h("div", { class: "table-wrap" }, h(
-          "table",
-          { class: "data-table knowledge" },
-          h("caption", { class: "sr-only", text: "CIViC evidence items, best evidence first" }),
-          h("thead", {}, h("tr", {}, ["Disease", "Therapies", "Significance and evidence type",
-            "Level", "Source"].map((c) => h("th", { scope: "col", text: c })))),
-          h("tbody", {}, rows),
-        )),
-      );
-      if (items.length > KNOWLEDGE_ROWS_SHOWN) {
-        const more = h("button", { type: "button", class: "link",
-          text: `Show all ${items.length} items` });
-        more.addEventListener("click", () => {
-          for (const r of rows) r.hidden = false;
-          more.remove();
-        });
-        parts.push(more);
+  function knowledgeParams(query, offset, limit) {
+    const params = new URLSearchParams({ gene: query.gene, variation: query.variation });
+    if (query.disease) params.set("disease", query.disease);
+    for (const t of query.therapies || []) params.append("therapies", t);
+    params.set("limit", String(limit));
+    params.set("offset", String(offset));
+    return params;
+  }
+
+  /** The ranked CIViC items, every one reachable: pages through GET v1/knowledge. The answer
+   *  already holds the first items; later pages are asked for. */
+  function renderEvidenceItems(k, query) {
+    const total = k.total ?? (k.items || []).length;
+    if (!total) return null;
+    const have = (k.offset || 0) === 0 ? k.items || [] : [];
+    const tbody = h("tbody");
+    const range = h("span", { class: "status items-range", "aria-live": "polite" });
+    const status = h("p", { class: "status items-status", hidden: true });
+    const prev = h("button", { type: "button", class: "items-prev", text: "Previous" });
+    const next = h("button", { type: "button", class: "items-next", text: "Next" });
+    const wrap = h("div", { class: "table-wrap" }, h("table", { class: "data-table knowledge stack" },
+      h("caption", { class: "sr-only", text: "CIViC evidence items, most relevant first" }),
+      h("thead", {}, h("tr", {}, ["Disease", "Therapies", "Significance and evidence type",
+        "Level", "Source"].map((c) => h("th", { scope: "col", text: c })))),
+      tbody));
+    let offset = 0;
+
+    function show(items) {
+      tbody.replaceChildren(...items.map((it) => knowledgeRow(it, query)));
+      range.textContent = `Items ${offset + 1}–${offset + items.length} of ${total}`;
+      prev.disabled = offset <= 0;
+      next.disabled = offset + items.length >= total;
+    }
+
+    async function go(to) {
+      const end = Math.min(to + KNOWLEDGE_PAGE_SIZE, total);
+      if (end <= have.length) {
+        offset = to;
+        show(have.slice(to, end));
+        return;
+      }
+      wrap.setAttribute("aria-busy", "true");
+      prev.disabled = next.disabled = true;
+      status.hidden = true;
+      try {
+        const page = await api(`knowledge?${knowledgeParams(query, to, KNOWLEDGE_PAGE_SIZE)}`);
+        offset = to;
+        show(page.items || []);
+      } catch (err) {
+        status.textContent = `The next items could not be loaded. ${err.message}`;
+        status.hidden = false;
+        prev.disabled = offset <= 0;
+        next.disabled = false;
+      } finally {
+        wrap.removeAttribute("aria-busy");
       }
     }
-    return section("What the knowledge base (CIViC) says", ...parts);
+
+    prev.addEventListener("click", () => go(Math.max(0, offset - KNOWLEDGE_PAGE_SIZE)));
+    next.addEventListener("click", () => go(offset + KNOWLEDGE_PAGE_SIZE));
+    if (have.length >= Math.min(KNOWLEDGE_PAGE_SIZE, total)) show(have.slice(0, KNOWLEDGE_PAGE_SIZE));
+    else go(0);
+    const ranked = [query.disease, ...(query.therapies || [])].filter(Boolean);
+    return h("div", { class: "kb-block evidence-items" },
+      h("h4", { text: `Evidence items (${total})` }),
+      h("p", { class: "legend", text: ranked.length
+        ? `Ranked for ${ranked.join(", ")}: that disease and those drugs first, then the ` +
+          "evidence level (A first) and rating."
+        : "Ranked by evidence level (A first) and rating. Enter a disease to rank it first." }),
+      wrap, status,
+      h("nav", { class: "pager", "aria-label": "Evidence item pages" }, prev, range, next));
+  }
+
+  /** The link to the variant's page on CIViC: its own molecular profile if anything matched
+   *  exactly. */
+  function profileLink(k) {
+    const exact = [...(k.assertions || []), ...(k.items || [])]
+      .find((x) => x.match === "exact" && x.molecular_profile_url);
+    if (!exact) return null;
+    return h("p", { class: "profile-link" }, externalLink(exact.molecular_profile_url,
+      `${exact.molecular_profile || "This variant"} on CIViC`, "civic-profile"));
+  }
+
+  /** Everything CIViC says about the variant, as elements (the card or a batch detail wraps
+   *  them). ``query`` is what was asked: gene, variation, disease, therapies. */
+  function knowledgeParts(k, query) {
+    const subject = `${query.gene} ${query.variation}`.trim() || "this variant";
+    const release = k.release_date || k.release
+      ? h("p", { class: "kb-release muted" }, "CIViC release ",
+        h("span", { class: "strong", text: k.release || "" }),
+        k.release_date ? ` (${formatDay(k.release_date)})` : "")
+      : null;
+    if (k.available === false) {
+      return [h("div", { class: "notice error kb-unavailable", role: "note" },
+        h("p", { class: "strong", text: "The knowledge base is unavailable on this server." }),
+        h("p", { text: (k.reason ? `Reason: ${k.reason}. ` : "") + "Nothing could be looked " +
+          "up, so this does not mean that CIViC has no evidence on this variant." }))];
+    }
+    const match = k.match || "none";
+    return [
+      release,
+      renderTier(k.tier),
+      h("p", { class: `match match-${match}` },
+        h("span", { class: "badge subtle", text: MATCH_BADGES[match] || match }), " ",
+        (MATCH_EXPLAINED[match] || MATCH_EXPLAINED.none)(subject)),
+      profileLink(k),
+      renderAssertions(k.assertions),
+      renderTherapies(k.therapies),
+      renderEvidenceItems(k, query),
+    ];
+  }
+
+  function renderKnowledge(k, query) {
+    if (!k) return null;
+    return h("article", { class: "card kb-card", "aria-labelledby": "kb-heading" },
+      h("h2", { id: "kb-heading", text: "What the knowledge base (CIViC) says" }),
+      ...knowledgeParts(k, query));
   }
 
   // ---- history ------------------------------------------------------------------------------
@@ -731,6 +1219,10 @@
     }
   }
 
+  function warningTitles(p) {
+    return warningsOf(p).map((w) => (WARNINGS[w.code] || {}).title || humanize(w.code));
+  }
+
   function renderHistory() {
     const { items, total, offset, gene } = historyState;
     const tbody = $("history-table").querySelector("tbody");
@@ -738,17 +1230,20 @@
       ...items.map((it) => {
         const view = h("button", { type: "button", class: "link", text: "View",
           "aria-label": `View ${it.gene} ${it.variation}` });
+        const titles = warningTitles(it);
         const row = h(
           "tr",
           { class: "clickable" },
-          h("td", {}, formatDate(it.created_at), it.source === "batch"
+          h("td", { "data-label": "When" }, formatDate(it.created_at), it.source === "batch"
             ? h("span", { class: "sub", text: "from a batch upload" }) : null),
-          h("td", { class: "strong", text: it.gene }),
-          h("td", { text: it.variation }),
-          h("td", { text: it.disease || "–" }),
-          h("td", { text: it.name || it.label }),
-          h("td", { class: "num", text: percent(it.probability) }),
-          h("td", {}, view),
+          h("td", { "data-label": "Gene", class: "strong", text: it.gene }),
+          h("td", { "data-label": "Variation", text: it.variation }),
+          h("td", { "data-label": "Disease", text: it.disease || "–" }),
+          h("td", { "data-label": "Class", text: it.name || it.label }),
+          h("td", { "data-label": "Confidence", class: "num", text: percent(it.probability) }),
+          h("td", { "data-label": "Warnings", class: titles.length ? "warn-text" : "muted",
+            text: titles.join("; ") || "None" }),
+          h("td", { "data-label": "" }, view),
         );
         row.addEventListener("click", () => showHistoryItem(it));
         return row;
@@ -804,7 +1299,12 @@
 
   // ---- batch --------------------------------------------------------------------------------
 
-  const batchState = { results: [], filename: "" };
+  const batchState = {
+    result: null, // the AnnotationPublic answer
+    filename: "",
+    sort: { key: "tier", dir: 1 },
+    selected: null, // index into result.variants
+  };
 
   function setBatchProgress(state, fraction = 0) {
     const box = $("batch-progress");
@@ -817,33 +1317,33 @@
       label.textContent = `Uploading… ${Math.round(fraction * 100)}%`;
     } else if (state === "scoring") {
       bar.removeAttribute("value"); // an indeterminate bar: the server gives no progress
-      label.textContent = "Uploaded. Classifying the variants…";
+      label.textContent = "Uploaded. Annotating the variants…";
     }
     $("batch-submit").disabled = state !== "idle";
   }
 
   /** XMLHttpRequest rather than fetch: only it reports upload progress. */
-  function uploadBatch(file) {
+  function sendUpload(file, disease, key) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", `${API}predict/batch`);
       xhr.responseType = "json";
       xhr.setRequestHeader("Accept", "application/json");
+      if (key) xhr.setRequestHeader("X-API-Key", key);
       xhr.upload.addEventListener("progress", (ev) => {
         if (ev.lengthComputable) setBatchProgress("uploading", ev.loaded / ev.total);
       });
       xhr.upload.addEventListener("load", () => setBatchProgress("scoring"));
-      xhr.addEventListener("load", () => {
-        if (xhr.status >= 200 && xhr.status < 300 && xhr.response) resolve(xhr.response);
-        else {
-          const { message, fields } = parseError(xhr.response, xhr.status);
-          reject(new ApiError(message || Object.values(fields).join(" "), xhr.status, fields));
-        }
-      });
+      xhr.addEventListener("load", () => resolve({
+        status: xhr.status,
+        body: xhr.response,
+        retryAfter: xhr.getResponseHeader("Retry-After"),
+      }));
       xhr.addEventListener("error", () =>
         reject(new ApiError("The upload failed: the server could not be reached.", 0)));
       const body = new FormData();
       body.append("file", file);
+      if (disease) body.append("disease", disease);
       setBatchProgress("uploading", 0);
       xhr.send(body);
     });
@@ -865,15 +1365,15 @@
     showBatchError("");
     const file = $("batch-file").files[0];
     if (!file) {
-      showBatchError("Choose a CSV or MAF file first.");
+      showBatchError("Choose a VCF, MAF or CSV file first.");
       $("batch-file").focus();
       return;
     }
+    const disease = $("batch-disease").value.trim();
     try {
-      const result = await uploadBatch(file);
-      batchState.results = result.results || [];
+      const result = await withKey((key) => sendUpload(file, disease, key));
       batchState.filename = file.name;
-      renderBatch(result);
+      showAnnotation(toAnnotation(result));
       historyState.stale = true;
     } catch (err) {
       showBatchError(err.message);
@@ -891,94 +1391,397 @@
       ? `${field}: ${message}` : message;
   }
 
-  function flagWords(flags = {}) {
-    return FLAGS.filter(([k]) => flags[k]).map(([, label]) => label);
+  // -- the answer: AnnotationPublic (each distinct variant once, every input row kept) --
+
+  function tierName(v) {
+    const tier = v.tier || v.knowledge?.tier;
+    return tier?.tier || null;
   }
 
-  function renderBatch(result) {
-    const results = result.results || [];
-    const nOk = result.scored ?? results.filter((r) => r.ok).length;
-    const nErr = result.failed ?? results.length - nOk;
-    const download = h("button", { type: "button", class: "primary", id: "batch-download",
-      text: "Download CSV" });
-    download.addEventListener("click", downloadBatchCsv);
-    const rows = results.map((r) => {
-      const p = r.prediction || {};
-      const kb = p.knowledge && p.knowledge.match !== "none"
-        ? `CIViC: ${p.knowledge.total} item(s), ${MATCH_BADGES[p.knowledge.match].toLowerCase()}`
-        : "";
-      const notes = r.ok ? flagWords(p.flags).join("; ") : errorText(r.error);
-      return h(
-        "tr",
-        { class: r.ok ? "" : "row-error" },
-        h("td", { class: "num", text: r.row }),
-        h("td", { class: "strong", text: r.gene || "–" },
-          r.sample ? h("span", { class: "sub", text: r.sample }) : null),
-        h("td", { text: r.variation || "–" }),
-        h("td", { text: r.ok ? p.name || p.label : "Not classified" }),
-        h("td", { class: "num", text: r.ok ? percent(p.probability) : "–" }),
-        h("td", { class: r.ok ? "" : "error-text" },
-          notes || (kb ? "" : "–"), kb ? h("span", { class: "sub", text: kb }) : null),
-      );
+  function tierLabel(v) {
+    const tier = v.tier || v.knowledge?.tier;
+    if (!tier || !tier.tier) return "";
+    return tier.tier === "none" ? "Not tiered" : tier.label || tier.tier;
+  }
+
+  function tierRank(v) {
+    const tier = v.tier || v.knowledge?.tier;
+    const i = TIER_ORDER.indexOf(tier?.tier);
+    if (i < 0) return 99;
+    return i * 10 + ("ABCD".indexOf(tier.level || "") + 1 || 5);
+  }
+
+  function summarize(variants, rows) {
+    const byTier = {};
+    const byClass = {};
+    for (const v of variants) {
+      const t = tierName(v);
+      if (t) byTier[t] = (byTier[t] || 0) + 1;
+      if (v.prediction) byClass[v.prediction.label] = (byClass[v.prediction.label] || 0) + 1;
+    }
+    return {
+      rows: rows.length,
+      variants: variants.length,
+      samples: new Set(rows.map((r) => r.sample).filter(Boolean)).size,
+      scored: rows.filter((r) => r.status === "scored").length,
+      non_coding: rows.filter((r) => r.status === "non_coding").length,
+      failed: rows.filter((r) => r.status === "error").length,
+      by_tier: byTier,
+      by_class: byClass,
+      with_warnings: variants.filter((v) => v.prediction && warningsOf(v.prediction).length).length,
+      actionable: variants.filter((v) => ["Tier I", "Tier II"].includes(tierName(v))).length,
+    };
+  }
+
+  /** The answer as AnnotationPublic. A server that still answers the older BatchPublic (one
+   *  result per row) is read into the same shape: identical inputs become one variant. */
+  function toAnnotation(result) {
+    if (result && Array.isArray(result.variants) && Array.isArray(result.rows)) {
+      return { ...result, summary: result.summary || summarize(result.variants, result.rows) };
+    }
+    const variants = [];
+    const rows = [];
+    const seen = new Map();
+    for (const r of result?.results || []) {
+      const p = r.prediction;
+      if (!r.ok || !p) {
+        rows.push({ line: r.row, sample: r.sample ?? null, gene: r.gene ?? null,
+          variation: r.variation ?? null, status: "error", variant: null, error: r.error });
+        continue;
+      }
+      const normalized = p.parsed_variation?.normalized || p.variation;
+      const key = [p.gene, normalized, p.disease, (p.drugs || []).join(";"), p.text].join("\u0001");
+      if (!seen.has(key)) {
+        seen.set(key, variants.length);
+        variants.push({ key: `${p.gene} ${normalized}`, gene: p.gene, variation: p.variation,
+          consequence: null, transcript: null, coding: true, note: null, samples: [], lines: [],
+          tier: p.knowledge?.tier ?? null, therapies: p.knowledge?.therapies ?? [],
+          functional: [], knowledge: p.knowledge ?? null, prediction: p });
+      }
+      const index = seen.get(key);
+      if (r.sample && !variants[index].samples.includes(r.sample)) variants[index].samples.push(r.sample);
+      variants[index].lines.push(r.row);
+      rows.push({ line: r.row, sample: r.sample ?? null, gene: p.gene, variation: p.variation,
+        status: "scored", variant: index, error: null });
+    }
+    return {
+      batch_id: result?.batch_id ?? null,
+      source: "",
+      format: "table",
+      task: result?.task,
+      model: result?.model,
+      knowledge_release: variants.find((v) => v.knowledge?.release)?.knowledge.release ?? null,
+      summary: summarize(variants, rows),
+      variants,
+      rows,
+      errors: result?.errors || [],
+    };
+  }
+
+  function stat(value, label, kind = "", note = "") {
+    return h("div", { class: `stat ${kind}`.trim(), "data-stat": label },
+      h("span", { class: "stat-value", text: Number(value || 0).toLocaleString() }),
+      h("span", { class: "stat-label", text: label }),
+      note ? h("span", { class: "stat-note", text: note }) : null);
+  }
+
+  function renderSummary(a) {
+    const s = a.summary;
+    const tiers = Object.keys(s.by_tier || {}).sort((x, y) => {
+      const rank = (t) => (TIER_ORDER.indexOf(t) < 0 ? 99 : TIER_ORDER.indexOf(t));
+      return rank(x) - rank(y) || x.localeCompare(y);
     });
-    announce(`${nOk} rows classified${nErr ? `, ${nErr} with errors` : ""}.`);
-    $("batch-result").replaceChildren(
-      h("div", { class: "card" },
-        h("div", { class: "batch-summary" },
-          h("h2", { text: `Results for ${batchState.filename}` }),
-          h("p", {},
-            h("span", { class: "badge ok", text: `${nOk} classified` }), " ",
-            nErr ? h("span", { class: "badge error", text: `${nErr} with errors` }) : null),
-          download),
-        h("div", { class: "table-wrap tall" }, h("table", { class: "data-table", id: "batch-table" },
-          h("caption", { class: "sr-only", text: "Batch results, one row per input row" }),
-          h("thead", {}, h("tr", {}, ["Row", "Gene", "Variation", "Predicted class",
-            "Confidence", "Notes"].map((c, i) => h("th", { scope: "col",
-            class: i === 0 || i === 4 ? "num" : null, text: c })))),
-          h("tbody", {}, rows)))),
+    $("batch-summary").replaceChildren(
+      stat(s.variants, "variants", "", `${plural(s.rows, "row")}, ${plural(s.samples, "sample")}`),
+      stat(s.actionable, "actionable", s.actionable ? "good" : "", "Tier I or II"),
+      ...tiers.map((t) => stat(s.by_tier[t], t === "none" ? "not tiered" : t, tierClass(t))),
+      stat(s.with_warnings, "with warnings", s.with_warnings ? "warn" : ""),
+      s.non_coding ? stat(s.non_coding, "non-coding rows", "", "no protein change to score") : null,
+      stat(s.failed, s.failed === 1 ? "row in error" : "rows in error", s.failed ? "error" : ""),
     );
   }
 
-  /** The CSV the server gives with ?format=csv (same columns), built from the JSON already
-   *  here: asking the server again would score and store every row a second time. */
-  function downloadBatchCsv() {
-    const classes = [];
-    for (const r of batchState.results) {
-      for (const c of r.prediction?.probabilities || []) {
-        if (!classes.includes(c.label)) classes.push(c.label);
-      }
-    }
-    const header = ["row", "status", "sample", "gene", "variation", "prediction_id", "label",
-      "name", "probability", ...classes.map((c) => `p[${c}]`), "unknown_gene",
-      "unknown_variation", "low_confidence", "variation_type", "variation_normalized",
-      "civic_match", "civic_items", "civic_best_level", "civic_top_evidence", "error_field",
-      "error_message"];
-    const rows = batchState.results.map((r) => {
-      const p = r.prediction;
-      if (!p) {
-        return [r.row, "error", r.sample, r.gene, r.variation, "", "", "", "",
-          ...classes.map(() => ""), "", "", "", "", "", "", "", "", "", r.error?.field,
-          r.error?.message];
-      }
-      const by = Object.fromEntries(p.probabilities.map((c) => [c.label, c.probability]));
-      const kb = p.knowledge;
-      const pv = p.parsed_variation || {};
-      return [r.row, "ok", r.sample, p.gene, p.variation, p.id, p.label, p.name, p.probability,
-        ...classes.map((c) => by[c]), p.flags.unknown_gene, p.flags.unknown_variation,
-        p.flags.low_confidence, pv.type, pv.normalized, kb?.match, kb?.total, kb?.best_level,
-        (kb?.items || []).map((i) => `EID${i.evidence_id}`).join(" "), "", ""];
+  // -- filters and sorting --
+
+  function fillSelect(select, options, allLabel) {
+    const keep = select.value;
+    select.replaceChildren(h("option", { value: "", text: allLabel }),
+      ...options.map(([value, label]) => h("option", { value, text: label })));
+    select.value = options.some(([v]) => v === keep) ? keep : "";
+  }
+
+  function fillFilters(a) {
+    const count = (fn) => {
+      const out = new Map();
+      for (const v of a.variants) for (const k of fn(v)) out.set(k, (out.get(k) || 0) + 1);
+      return out;
+    };
+    const tiers = count((v) => [tierName(v) || "unknown"]);
+    fillSelect($("filter-tier"), [...tiers.keys()]
+      .sort((x, y) => (TIER_ORDER.indexOf(x) + 1 || 99) - (TIER_ORDER.indexOf(y) + 1 || 99))
+      .map((t) => [t, `${t === "none" ? "Not tiered" : t === "unknown" ? "No tier" : t} ` +
+        `(${tiers.get(t)})`]), "All tiers");
+    const classes = count((v) => [v.prediction ? v.prediction.name || v.prediction.label
+      : "Not classified"]);
+    fillSelect($("filter-class"), [...classes.keys()].sort()
+      .map((c) => [c, `${c} (${classes.get(c)})`]), "All classes");
+    const codes = count((v) => (v.prediction ? warningsOf(v.prediction).map((w) => w.code) : []));
+    const warning = $("filter-warning");
+    const keep = warning.value;
+    warning.replaceChildren(
+      h("option", { value: "", text: "Any" }),
+      h("option", { value: "with", text: "With warnings" }),
+      h("option", { value: "without", text: "Without warnings" }),
+      ...[...codes.keys()].map((c) => h("option", { value: `code:${c}`,
+        text: `${(WARNINGS[c] || {}).title || humanize(c)} (${codes.get(c)})` })));
+    warning.value = [...warning.options].some((o) => o.value === keep) ? keep : "";
+  }
+
+  function className(v) {
+    return v.prediction ? v.prediction.name || v.prediction.label : "Not classified";
+  }
+
+  function matchesFilters(v) {
+    const gene = $("filter-gene").value.trim().toUpperCase();
+    const tier = $("filter-tier").value;
+    const cls = $("filter-class").value;
+    const warning = $("filter-warning").value;
+    const codes = v.prediction ? warningsOf(v.prediction).map((w) => w.code) : [];
+    if (gene && !String(v.gene || "").toUpperCase().includes(gene)) return false;
+    if (tier && (tierName(v) || "unknown") !== tier) return false;
+    if (cls && className(v) !== cls) return false;
+    if (warning === "with" && !codes.length) return false;
+    if (warning === "without" && codes.length) return false;
+    if (warning.startsWith("code:") && !codes.includes(warning.slice(5))) return false;
+    return true;
+  }
+
+  const BATCH_COLUMNS = [
+    { key: "gene", label: "Gene", value: (v) => v.gene || "" },
+    { key: "variation", label: "Variation", value: (v) => v.variation || v.key || "" },
+    { key: "samples", label: "Samples", value: (v) => (v.samples || []).length || (v.lines || []).length, num: true },
+    { key: "tier", label: "Tier", value: tierRank },
+    { key: "class", label: "Predicted class", value: className },
+    { key: "confidence", label: "Confidence", value: (v) => v.prediction?.probability ?? -1, num: true },
+    { key: "warnings", label: "Warnings", value: (v) => (v.prediction ? warningsOf(v.prediction).length : -1), num: true },
+  ];
+
+  function sortedVariants(a) {
+    const col = BATCH_COLUMNS.find((c) => c.key === batchState.sort.key) || BATCH_COLUMNS[0];
+    const dir = batchState.sort.dir;
+    const indexed = a.variants.map((v, i) => ({ v, i }));
+    indexed.sort((x, y) => {
+      const p = col.value(x.v);
+      const q = col.value(y.v);
+      const c = typeof p === "number" && typeof q === "number" ? p - q
+        : String(p).localeCompare(String(q), undefined, { numeric: true });
+      // Ties keep a useful order: by gene, then the input order.
+      return dir * c || String(x.v.gene).localeCompare(String(y.v.gene)) || x.i - y.i;
     });
-    const base = batchState.filename.replace(/\.[^.]+$/, "") || "batch";
+    return indexed;
+  }
+
+  function renderBatchHead() {
+    const row = $("batch-table").querySelector("thead tr");
+    row.replaceChildren(...BATCH_COLUMNS.map((c) => {
+      const active = batchState.sort.key === c.key;
+      const order = batchState.sort.dir > 0 ? "ascending" : "descending";
+      const button = h("button", { type: "button", class: "sort", "data-sort": c.key },
+        c.label, h("span", { class: "sort-mark", "aria-hidden": "true",
+          text: active ? (batchState.sort.dir > 0 ? " ▲" : " ▼") : " ↕" }));
+      button.addEventListener("click", () => {
+        batchState.sort = { key: c.key, dir: active ? -batchState.sort.dir : 1 };
+        renderBatchHead();
+        renderBatchRows();
+        $("batch-table").querySelector(`button[data-sort="${c.key}"]`).focus();
+      });
+      return h("th", { scope: "col", class: c.num ? "num" : null,
+        "aria-sort": active ? order : "none" }, button);
+    }));
+  }
+
+  function renderBatchRows() {
+    const a = batchState.result;
+    if (!a) return;
+    const shown = sortedVariants(a).filter(({ v }) => matchesFilters(v));
+    $("batch-table").querySelector("tbody").replaceChildren(...shown.map(({ v, i }) => {
+      const p = v.prediction;
+      const titles = p ? warningTitles(p) : [];
+      const samples = v.samples || [];
+      const open = h("button", { type: "button", class: "link variant-open", text: v.gene || "–",
+        "aria-label": `Details of ${v.gene} ${v.variation || v.key}` });
+      open.addEventListener("click", (ev) => {
+        ev.stopPropagation();
+        showVariant(i);
+      });
+      const row = h("tr", { class: `clickable${batchState.selected === i ? " selected" : ""}`,
+        "data-index": i, "aria-current": batchState.selected === i ? "true" : null },
+      h("td", { "data-label": "Gene", class: "strong" }, open,
+        v.consequence ? h("span", { class: "sub", text: humanize(v.consequence) }) : null),
+      h("td", { "data-label": "Variation", text: v.variation || v.key || "–" }),
+      h("td", { "data-label": "Samples", class: "num" }, String(samples.length || v.lines.length),
+        samples.length ? h("span", { class: "sub", text: samples.slice(0, 2).join(", ") +
+          (samples.length > 2 ? ", …" : "") }) : null),
+      h("td", { "data-label": "Tier" }, tierLabel(v)
+        ? h("span", { class: `tier-badge small ${tierClass(tierName(v))}`, text: tierLabel(v) })
+        : "–"),
+      h("td", { "data-label": "Class" }, className(v),
+        !p && v.note ? h("span", { class: "sub", text: v.note }) : null),
+      h("td", { "data-label": "Confidence", class: "num", text: p ? percent(p.probability) : "–" }),
+      h("td", { "data-label": "Warnings", class: titles.length ? "warn-text" : "muted",
+        text: p ? titles.join("; ") || "None" : "–" }));
+      row.addEventListener("click", () => showVariant(i));
+      return row;
+    }));
+    const total = a.variants.length;
+    $("batch-count").textContent = shown.length === total
+      ? `${plural(total, "variant")}. Choose one for its details.`
+      : `${shown.length} of ${plural(total, "variant")} match the filters.`;
+  }
+
+  for (const id of ["filter-gene", "filter-tier", "filter-class", "filter-warning"]) {
+    $(id).addEventListener(id === "filter-gene" ? "input" : "change", renderBatchRows);
+  }
+  $("batch-filters").addEventListener("submit", (ev) => ev.preventDefault());
+  // The form's reset empties the controls after this event: render on the next tick.
+  $("batch-filters").addEventListener("reset", () => setTimeout(renderBatchRows, 0));
+
+  // -- one variant --
+
+  function showVariant(index) {
+    const a = batchState.result;
+    const v = a.variants[index];
+    if (!v) return;
+    batchState.selected = index;
+    for (const tr of $("batch-table").querySelectorAll("tbody tr")) {
+      const on = Number(tr.dataset.index) === index;
+      tr.classList.toggle("selected", on);
+      if (on) tr.setAttribute("aria-current", "true");
+      else tr.removeAttribute("aria-current");
+    }
+    const p = v.prediction;
+    const title = `${v.gene || ""} ${v.variation || v.key || ""}`.trim();
+    const close = h("button", { type: "button", class: "quiet", text: "Close" });
+    close.addEventListener("click", () => {
+      $("batch-detail").hidden = true;
+      const opener = $("batch-table").querySelector(`tr[data-index="${index}"] .variant-open`);
+      if (opener) opener.focus();
+    });
+    const lines = v.lines || [];
+    const samples = (v.samples || []).length
+      ? v.samples : lines.map((l) => `Line ${l}`);
+    const where = [v.consequence && humanize(v.consequence), v.transcript].filter(Boolean);
+    const query = {
+      gene: v.gene || "",
+      variation: v.variation || "",
+      disease: p?.disease || $("batch-disease").value.trim(),
+      therapies: p?.drugs || [],
+    };
+    const knowledge = v.knowledge || (v.tier || v.therapies?.length
+      ? { available: true, match: "none", tier: v.tier, therapies: v.therapies, items: [], total: 0 }
+      : null);
+    const functional = v.functional || [];
+    $("batch-detail").replaceChildren(
+      h("div", { class: "detail-head" },
+        h("h2", { id: "batch-detail-title", tabindex: "-1", text: title }), close),
+      where.length ? h("p", { class: "muted", text: where.join(" · ") }) : null,
+      v.note ? h("p", { class: "notice", text: v.note }) : null,
+      p ? h("section", { class: "result-section" },
+        h("h3", { text: "Prediction" }),
+        h("p", { class: "confidence" },
+          h("span", { class: "strong predicted-class", text: p.name || p.label }), " · ",
+          h("span", { class: "confidence-value", text: percent(p.probability) }),
+          ` ${confidenceWords(p.probability, p.flags)}`),
+        renderGroup(p.group))
+        : h("p", { class: "muted", text: "Not classified: the model scores protein changes only." }),
+      p ? renderSet(p.prediction_set, p.label) : null,
+      p ? renderWarnings(warningsOf(p)) : null,
+      section(`Samples carrying it (${samples.length})`,
+        h("ul", { class: "samples" }, samples.map((s, i) => h("li", {
+          text: (v.samples || []).length && lines[i] !== undefined && v.samples.length === lines.length
+            ? `${s} (line ${lines[i]})` : s })))),
+      knowledge ? h("section", { class: "result-section" },
+        h("h3", { text: "What CIViC says" }), ...knowledgeParts(knowledge, query)) : null,
+      functional.length ? section("What the variant does (CIViC)",
+        h("ul", { class: "functional" }, functional.map((it) => h("li", {},
+          h("span", { class: "strong", text: it.clinical_significance || it.evidence_type }),
+          ` · ${it.evidence_type} evidence, level ${it.evidence_level}`,
+          it.civic_url ? h("span", {}, " · ", externalLink(it.civic_url, `EID${it.evidence_id}`))
+            : null)))) : null,
+    );
+    $("batch-detail").hidden = false;
+    const heading = $("batch-detail-title");
+    heading.focus({ preventScroll: true });
+    $("batch-detail").scrollIntoView({ block: "nearest" });
+  }
+
+  function renderBatchErrors(a) {
+    const failed = (a.rows || []).filter((r) => r.status === "error");
+    const items = failed.length
+      ? failed.map((r) => ({ line: r.line, what: [r.sample, r.gene, r.variation].filter(Boolean)
+        .join(" "), error: r.error }))
+      : (a.errors || []).map((e) => ({ line: e.row, what: "", error: e }));
+    $("batch-errors").hidden = !items.length;
+    $("batch-error-list").replaceChildren(...items.map((e) => h("li", { class: "row-error" },
+      h("span", { class: "strong", text: `Line ${e.line}` }),
+      e.what ? ` (${e.what})` : "", ": ",
+      h("span", { class: "error-text", text: errorText(e.error) }))));
+  }
+
+  function showAnnotation(a) {
+    batchState.result = a;
+    batchState.selected = null;
+    const s = a.summary;
+    $("batch-title").textContent = `Results for ${batchState.filename || a.source || "the batch"}`;
+    $("batch-source").textContent = [
+      a.format ? `${a.format.toUpperCase()} file` : "",
+      a.model ? `model ${a.model.name} ${a.model.version}` : "",
+      a.knowledge_release ? `CIViC release ${a.knowledge_release}` : "",
+    ].filter(Boolean).join(" · ");
+    renderSummary(a);
+    fillFilters(a);
+    renderBatchHead();
+    renderBatchRows();
+    renderBatchErrors(a);
+    $("batch-detail").hidden = true;
+    $("batch-result").hidden = false;
+    announce(`${plural(s.variants, "variant")} annotated from ${plural(s.rows, "row")}; ` +
+      `${s.actionable} actionable` + (s.failed ? `; ${plural(s.failed, "row")} in error.` : "."));
+  }
+
+  /** One CSV line per input row (as the file had them), with its variant's annotation. Built
+   *  here from the answer: asking the server again would score and store everything twice. */
+  function downloadBatchCsv() {
+    const a = batchState.result;
+    if (!a) return;
+    const header = ["line", "sample", "gene", "variation", "status", "tier", "tier_basis",
+      "predicted_class", "probability", "cannot_be_ruled_out", "set_coverage", "warnings",
+      "therapies", "civic_match", "note", "error_field", "error_message"];
+    const rows = (a.rows || []).map((r) => {
+      const v = r.variant !== null && r.variant !== undefined ? a.variants[r.variant] : null;
+      const p = v?.prediction;
+      const tier = v ? v.tier || v.knowledge?.tier : null;
+      const therapies = (v?.therapies || []).slice(0, 12)
+        .map((t) => `${t.therapy} (${t.response}, level ${t.best_level}, ${t.disease})`);
+      return [r.line, r.sample, r.gene, r.variation, r.status, tier?.label, tier?.basis,
+        p ? p.name || p.label : "", p ? p.probability : "",
+        p ? (p.prediction_set?.names || []).join("; ") : "", p ? p.prediction_set?.coverage : "",
+        p ? warningsOf(p).map((w) => w.code).join("; ") : "", therapies.join("; "),
+        v?.knowledge?.match, v?.note, r.error?.field, r.error?.message];
+    });
+    const base = (batchState.filename || "batch").replace(/\.[^.]+$/, "") || "batch";
     downloadBlob(toCsv(header, rows), `oncoclass-${base}.csv`, "text/csv");
   }
 
+  $("batch-download").addEventListener("click", downloadBatchCsv);
+
   $("batch-template").addEventListener("click", () => {
     const rows = [
-      ["BRAF", "V600E", "Melanoma", "Vemurafenib", ""],
-      ["TP53", "R273C", "", "", ""],
-      ["EGFR", "T790M", "Lung Non-small Cell Carcinoma", "Osimertinib", ""],
+      ["S1", "BRAF", "V600E", "Melanoma", "Vemurafenib", ""],
+      ["S2", "TP53", "R273C", "", "", ""],
+      ["S3", "EGFR", "T790M", "Lung Non-small Cell Carcinoma", "Osimertinib", ""],
     ];
-    downloadBlob(toCsv(["gene", "variation", "disease", "drugs", "text"], rows),
+    downloadBlob(toCsv(["sample", "gene", "variation", "disease", "drugs", "text"], rows),
       "oncoclass-template.csv", "text/csv");
   });
 
@@ -1012,16 +1815,20 @@
         updateCount();
       }
       const f1 = findMacroF1(card.metrics);
+      const coverage = coverageWords(card.limits?.set_coverage);
       slot.replaceChildren(
         h("span", { class: "strong", text: "Model: " }),
         `${card.name || "unknown"} · version ${card.version || "?"} · task ${humanize(card.task)}`,
         f1 ? ` · ${/cv|cross/i.test(f1.path) ? "cross-validated " : ""}macro-F1 ` +
           `${f1.value.toFixed(2)}` : "",
+        coverage ? ` · "cannot be ruled out" lists hold the right class for ${coverage} cases` : "",
       );
     } catch (err) {
       slot.textContent = err.status === 503 || err.status === 404
         ? "No model is loaded: predictions are unavailable until one is trained."
-        : "Model information is unavailable.";
+        : [401, 403, 429].includes(err.status)
+          ? `Model information is unavailable. ${err.message}`
+          : "Model information is unavailable.";
     }
   }
 
