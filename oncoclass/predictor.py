@@ -32,6 +32,7 @@ from oncoclass.errors import InvalidInputError
 from oncoclass.features.text import Mentions, Span, find_mentions, select_sentences
 from oncoclass.features.variation import ParsedVariation, parse_variation
 from oncoclass.models import Classifier, load_model
+from oncoclass.models.store import resolve_model_dir
 
 #: Below this gap between the two most probable classes the answer is flagged as close.
 DEFAULT_MIN_MARGIN = 0.2
@@ -133,10 +134,16 @@ class Predictor:
         self.max_explained_sentences = max_explained_sentences
         self.card = model.card()
         self.task = get_task(model.task)
+        #: The version directory the model was loaded from (None: built in memory).
+        self.path: Path | None = None
 
     @classmethod
     def load(cls, model_dir: str | Path, **kwargs: Any) -> Predictor:
-        return cls(load_model(model_dir), **kwargs)
+        """From a model directory, or a model home (its ``current`` version)."""
+        path = resolve_model_dir(Path(model_dir))
+        predictor = cls(load_model(path), **kwargs)
+        predictor.path = path
+        return predictor
 
     @property
     def model_name(self) -> str:

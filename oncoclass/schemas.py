@@ -223,8 +223,14 @@ class ParsedVariationPublic(BaseModel):
 
 
 class ModelRef(BaseModel):
+    """Which model answered, and which knowledge release stood beside it."""
+
     name: str
     version: str
+    knowledge_release: str | None = Field(
+        None, description="CIViC release of the knowledge base, e.g. 01-Aug-2024."
+    )
+    trained_on: str | None = Field(None, description="CIViC release the model learned from.")
 
 
 class ProfileComponentPublic(BaseModel):
@@ -311,6 +317,11 @@ class TherapyPublic(BaseModel):
         True, description="False: the evidence needs another variant too (a complex profile)."
     )
     disease_relevance: str | None = None
+    direction: str = Field(
+        "Supports",
+        description='"Supports", or "Does Not Support": the evidence argues against that '
+        "response.",
+    )
 
 
 class TierPublic(BaseModel):
@@ -425,7 +436,12 @@ class PredictionPublic(BaseModel):
             flags=_flags(out.get("flags", {})),
             evidence=out.get("evidence", []),
             parsed_variation=out.get("variation", {"type": "other", "normalized": ""}),
-            model=ModelRef(name=record.model_name, version=record.model_version),
+            model=ModelRef(
+                name=record.model_name,
+                version=record.model_version,
+                knowledge_release=record.knowledge_release,
+                trained_on=out.get("trained_on"),
+            ),
             knowledge=KnowledgeMatchPublic.from_match(knowledge) if knowledge else None,
         )
 
@@ -439,13 +455,16 @@ def _probability(c: Any) -> dict[str, Any]:
     return {"label": c.label, "name": c.name, "probability": c.probability}
 
 
-def prediction_outputs(prediction: Prediction, group_title: str) -> dict[str, Any]:
+def prediction_outputs(
+    prediction: Prediction, group_title: str, trained_on: str | None = None
+) -> dict[str, Any]:
     """The JSON document stored with a prediction (what ``from_record`` reads back)."""
     v = prediction.variation
     names = {c.label: c.name for c in prediction.probabilities}
     novelty, threshold = prediction.novelty, prediction.novelty_threshold
     codes = set(prediction.warning_codes)
     return {
+        "trained_on": trained_on,
         "probabilities": [_probability(c) for c in prediction.probabilities],
         "prediction_set": {
             "labels": list(prediction.prediction_set),
@@ -502,7 +521,10 @@ class PredictionList(BaseModel):
 
 
 class RowError(BaseModel):
-    row: int = Field(description="1-based position of the row in the input (header excluded).")
+    row: int = Field(
+        description="Where the row is: its 1-based position in a JSON batch, its line in an "
+        "uploaded or annotated file (VCF: the record's line)."
+    )
     field: str | None
     message: str
 
@@ -599,7 +621,10 @@ class HealthPublic(BaseModel):
 class VariantSamplePublic(BaseModel):
     """One input row: a variant in one sample, pointing at its (scored-once) variant."""
 
-    line: int = Field(description="Line of the input file (data rows and VCF records).")
+    line: int = Field(
+        description="Line of the input file (data rows and VCF records; a VCF record carried by "
+        "several samples gives one row per sample); a JSON batch's 1-based item number."
+    )
     sample: str | None
     gene: str | None
     variation: str | None
@@ -611,35 +636,59 @@ class VariantSamplePublic(BaseModel):
 
 class VariantAnnotationPublic(BaseModel):
     """One distinct variant of the input, scored once however many samples carry it, with what
-    CIViC says about it and what the model thinks of its evidence."""
+    CIViC says about it and what the model thinks of its evidence.
 
-    key: str = Field(description="gene + normalized variation (or genomic change if non-coding).")
+    Rows are the same variant when gene, protein change (any spelling: V600E, p.Val600Glu),
+    disease, drugs and evidence text are all the same (non-coding rows: the same genomic
+    change); MAF and VCF rows carry no text, so they group by variant and disease."""
+
+    key: str = Field(
+        description="gene + normalized variation (or genomic change if non-coding), then the "
+        "disease, drugs and a hash of the text when given."
+    )
     gene: str
     variation: str = Field(description="Protein change as scored (empty for non-coding).")
+    disease: str = Field("", description="Disease it was scored and tiered for ('': none given).")
     consequence: str | None = None
     transcript: str | None = None
+    location: str | None = Field(
+        None, description="Genomic change, e.g. 7:140453136 A>T (GRCh37), when the file gives it."
+    )
     coding: bool
     note: str | None = Field(None, description="E.g. why a variant has no protein change.")
-    samples: list[str]
+    samples: list[str] = Field(description="The samples carrying it, in input order.")
+    n_samples: int = Field(0, description="How many distinct samples carry it.")
     lines: list[int]
-    tier: TierPublic | None = None
+    tier: TierPublic | None = Field(
+        None, description="AMP/ASCO/CAP tier (None: non-coding, or no knowledge base)."
+    )
+    actionable: bool = Field(False, description="Tier I or II.")
     therapies: list[TherapyPublic] = []
     #: Oncogenic / functional / predisposing CIViC evidence: what the variant does.
     functional: list[KnowledgeItemPublic] = []
+    civic_url: str | None = Field(
+        None, description="The variant's CIViC page, when CIViC has the variant itself."
+    )
     knowledge: KnowledgeMatchPublic | None = None
     prediction: PredictionPublic | None = None
 
 
 class AnnotationSummary(BaseModel):
-    rows: int
-    variants: int
-    samples: int
-    scored: int
-    non_coding: int
-    failed: int
-    by_tier: dict[str, int]
-    by_class: dict[str, int]
-    with_warnings: int
+    """Counts: ``rows``, ``failed`` and ``samples`` count input rows and samples; the others
+    count distinct variants."""
+
+    rows: int = Field(description="Input rows, errors included.")
+    variants: int = Field(description="Distinct variants.")
+    samples: int = Field(description="Distinct named samples.")
+    scored: int = Field(description="Variants the model scored.")
+    non_coding: int = Field(description="Variants that change no protein (kept, not scored).")
+    failed: int = Field(description="Rows in error.")
+    by_tier: dict[str, int] = Field(
+        description='Variants by tier: "Tier I".."Tier IV", "none" (CIViC knows nothing of the '
+        'gene), "non-coding", "unknown" (no knowledge base).'
+    )
+    by_class: dict[str, int] = Field(description="Scored variants by predicted class name.")
+    with_warnings: int = Field(description="Scored variants with a warning of severity warning.")
     actionable: int = Field(description="Variants of Tier I or II.")
 
 
@@ -648,8 +697,10 @@ class AnnotationPublic(BaseModel):
     tiered, with therapies), and every input row kept (per sample), errors included."""
 
     batch_id: str | None
+    created_at: datetime
     source: str = Field(description="File name, or 'json' for a JSON batch.")
     format: str = Field(description='"vcf", "maf", "table" or "json".')
+    disease: str = Field("", description="Disease given for the rows that name none.")
     task: str
     model: ModelRef
     knowledge_release: str | None

@@ -33,7 +33,9 @@ from oncoclass.errors import (
 from oncoclass.history import Database, PredictionRecord, PredictionRepository
 from oncoclass.history.models import utcnow
 from oncoclass.knowledge import KnowledgeBase, KnowledgeMatch
+from oncoclass.models.store import resolve_model_dir
 from oncoclass.predictor import Prediction, Predictor
+from oncoclass.privacy import text_hash
 from oncoclass.schemas import (
     BatchItem,
     BatchPublic,
@@ -121,6 +123,11 @@ class OncoClassService:
             model_error=model_error,
         )
 
+    @property
+    def knowledge_release(self) -> str | None:
+        release = self.knowledge.release
+        return release.name if release is not None else None
+
     # ---- the model ------------------------------------------------------------------------------
     @property
     def predictor(self) -> Predictor:
@@ -134,15 +141,60 @@ class OncoClassService:
         return self._predictor is not None
 
     def reload(self, model_dir: Path | None = None) -> ModelRef:
-        """Load a model (default: the configured one), warm it up, then switch to it in one
-        step. Requests in flight finish on the model they started with; a model that fails
-        to load changes nothing."""
+        """Load a model (default: the configured one, i.e. its ``current`` version), warm it
+        up, then switch to it in one step. Requests in flight finish on the model they
+        started with; a model that fails to load changes nothing (the error is raised)."""
         with self._reload_lock:
             predictor = load_predictor(self.settings, model_dir or self.settings.default_model_dir)
             warm_up(predictor)
             self._predictor, self.model_error = predictor, None
-        log.info("now serving %s %s", predictor.model_name, predictor.model_version)
-        return ModelRef(name=predictor.model_name, version=predictor.model_version)
+        log.info(
+            "now serving %s %s from %s",
+            predictor.model_name,
+            predictor.model_version,
+            predictor.path,
+        )
+        return self.model_ref(predictor)
+
+    def model_ref(self, predictor: Predictor | None = None) -> ModelRef:
+        predictor = predictor or self.predictor
+        return ModelRef(
+            name=predictor.model_name,
+            version=predictor.model_version,
+            knowledge_release=self.knowledge_release,
+            trained_on=predictor.card["training"].get("data_release"),
+        )
+
+    def reload_if_moved(self) -> ModelRef | None:
+        """Switch to the configured model's ``current`` version if it moved since it was
+        loaded (a new ``oncoclass train``); None when it did not (or cannot be read)."""
+        try:
+            target = resolve_model_dir(self.settings.default_model_dir)
+        except OncoClassError:
+            return None
+        loaded = self._predictor.path if self._predictor is not None else None
+        if loaded == target:
+            return None
+        try:
+            return self.reload(target)
+        except (OncoClassError, OSError) as exc:
+            log.error("model %s not switched to: %s", target, exc)
+            return None
+
+    def watch(self, stop: threading.Event) -> threading.Thread | None:
+        """Poll for a new ``current`` model version every ``Settings.model_poll_seconds``
+        (0: never) in a daemon thread, until ``stop`` is set."""
+        interval = self.settings.model_poll_seconds
+        if interval <= 0:
+            return None
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                self.reload_if_moved()
+
+        thread = threading.Thread(target=loop, name="oncoclass-model-watch", daemon=True)
+        thread.start()
+        return thread
 
     def model_card(self, task: str | None = None) -> ModelPublic:
         predictor = self.predictor
@@ -250,7 +302,7 @@ class OncoClassService:
         errors = [r.error for r in ordered if r.error is not None]
         return BatchPublic(
             batch_id=batch_id,
-            model=ModelRef(name=predictor.model_name, version=predictor.model_version),
+            model=self.model_ref(predictor),
             task=predictor.task.name,
             total=len(ordered),
             scored=len(records),
@@ -315,9 +367,15 @@ class OncoClassService:
             label=prediction.label,
             name=prediction.name,
             probability=prediction.probability,
-            outputs=prediction_outputs(prediction, predictor.task.group_title),
+            outputs=prediction_outputs(
+                prediction,
+                predictor.task.group_title,
+                predictor.card["training"].get("data_release"),
+            ),
             model_name=prediction.model_name,
             model_version=prediction.model_version,
+            knowledge_release=self.knowledge_release,
+            text_hash=text_hash(sample.text) if sample.text else None,
         )
 
     def _store(self, records: list[PredictionRecord]) -> list[PredictionRecord]:

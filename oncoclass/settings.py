@@ -25,8 +25,12 @@ class Settings(BaseSettings):
     civic_release: str = "latest"
     #: The model ``train`` builds by default, and whose directory the service uses.
     default_model: str = "ensemble"
-    #: The model the service and ``predict`` use (default: the default model in the data home).
+    #: The model the service and ``predict`` use: a model directory, or a model home whose
+    #: ``current`` version is followed (default: the default model's home in the data home).
     model_dir: Path | None = None
+    #: How often (seconds) a running service checks whether ``current`` moved to a newer
+    #: version, and switches to it (0: only on SIGHUP or POST /v1/admin/reload).
+    model_poll_seconds: float = 30.0
     #: SQLAlchemy URL of the prediction history; default: SQLite file in the data home.
     database_url: str | None = None
     #: Largest evidence text accepted, in characters (a long paper is ~100k).
@@ -49,6 +53,7 @@ class Settings(BaseSettings):
 
     @property
     def default_model_dir(self) -> Path:
+        """The model directory, or model home (see ``oncoclass.models.store``), to serve."""
         return self.model_dir or self.models_dir / f"clinical-significance-{self.default_model}"
 
     @property

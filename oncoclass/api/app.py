@@ -10,8 +10,11 @@ The API is versioned under ``/v1``; OpenAPI is at ``/openapi.json`` and ``/docs`
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,8 +28,9 @@ from oncoclass.api.batch import MAX_UPLOAD_BYTES
 from oncoclass.api.deps import ApiState
 from oncoclass.api.errors import SafeJSONResponse, install_error_handlers
 from oncoclass.api.metrics import Metrics, MetricsMiddleware
-from oncoclass.api.routers import health, model, predict, predictions
+from oncoclass.api.routers import admin, health, model, predict, predictions
 from oncoclass.api.routers import knowledge as knowledge_router
+from oncoclass.errors import OncoClassError
 from oncoclass.knowledge import KnowledgeBase
 from oncoclass.predictor import Predictor
 from oncoclass.schemas import BatchCreate
@@ -65,6 +69,9 @@ def create_app(
         metrics.model_loaded.set(service.has_model)
         metrics.knowledge_items.set(len(service.knowledge))
         app.state.api = ApiState(service, metrics)
+        stop = threading.Event()
+        service.watch(stop)
+        _on_sighup(lambda: service.reload_if_moved() or service.reload())
         log.info(
             "OncoClass ready: model %s, %s, knowledge base of %d items",
             service.predictor.model_name if service.has_model else None,
@@ -74,6 +81,7 @@ def create_app(
         try:
             yield
         finally:
+            stop.set()
             if service.database is not None:
                 service.database.dispose()
 
@@ -90,11 +98,30 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for module in (predict, predictions, knowledge_router, model, health):
+    for module in (predict, predictions, knowledge_router, model, admin, health):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     mount_web(app)  # the page: GET / and /static
     return app
+
+
+def _on_sighup(reload: Callable[[], object]) -> None:
+    """``kill -HUP <pid>`` switches the model (off the event loop). Only where the process
+    can take signals: not in a thread's event loop (tests), not on Windows."""
+
+    def handler() -> None:
+        def run() -> None:
+            try:
+                reload()
+            except (OncoClassError, OSError) as exc:
+                log.error("SIGHUP: the model was not switched: %s", exc)
+
+        threading.Thread(target=run, name="oncoclass-sighup-reload", daemon=True).start()
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, handler)
+    except (RuntimeError, ValueError, NotImplementedError, AttributeError):
+        log.debug("no SIGHUP handler in this process")
 
 
 class BodySizeLimitMiddleware:

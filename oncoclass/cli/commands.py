@@ -34,7 +34,13 @@ def data_fetch(
     name: Annotated[str, typer.Argument(help="Data set to fetch: civic.")] = "civic",
     from_path: Annotated[Path | None, typer.Option("--from", help="Import a local copy.")] = None,
     url: Annotated[str | None, typer.Option(help="URL template with {release} and {name}.")] = None,
-    release: Annotated[str | None, typer.Option(help="CIViC release, e.g. 01-Aug-2021.")] = None,
+    release: Annotated[
+        str | None,
+        typer.Option(
+            help='"latest" (the newest monthly release, default), "nightly" or a date such as '
+            "01-Aug-2024. Older releases are kept beside it."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Download again even if present.")] = False,
 ) -> None:
     """Download the CIViC release TSVs (or import a local copy) into the data home."""
@@ -51,16 +57,67 @@ def data_fetch(
         path = fetch_civic(url_template=url, release=release, from_path=from_path, force=force)
     except OncoClassError as exc:
         fail(exc)
-    out.print(f"CIViC data ready in {path}")
+    from oncoclass.data.civic import civic_release
+
+    info = civic_release(path)
+    out.print(Text(f"CIViC release {info.name} ({info.format} format) ready in {path}"))
+
+
+@data_app.command("update")
+def data_update(
+    release: Annotated[
+        str, typer.Option(help='The release to compare with: "latest", "nightly" or a date.')
+    ] = "latest",
+    from_path: Annotated[Path | None, typer.Option("--from", help="Import a local copy.")] = None,
+    url: Annotated[str | None, typer.Option(help="URL template with {release} and {name}.")] = None,
+    model_dir: Annotated[Path | None, typer.Option(help="The model to assess.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report.")] = False,
+) -> None:
+    """Fetch a newer CIViC release and report what changed against the model's training
+    release: new, changed and withdrawn items, new classes, class-frequency shift, the model's
+    metrics on the items added since it was trained, and whether to retrain."""
+    import json as _json
+
+    from oncoclass import workflows
+    from oncoclass.data import fetch_civic
+    from oncoclass.models import load_model
+    from oncoclass.models.store import resolve_model_dir
+
+    settings = get_settings()
+    try:
+        new_dir = fetch_civic(
+            url_template=url,
+            release=None if from_path else release,
+            from_path=from_path,
+            progress=not as_json,
+        )
+        model = load_model(resolve_model_dir(model_dir or settings.default_model_dir))
+        report = workflows.update_report(model, new_dir, settings.data_home)
+    except OncoClassError as exc:
+        fail(exc)
+    if as_json:
+        sys.stdout.write(_json.dumps(report.to_dict(), indent=1, default=str) + "\n")
+        return
+    for line in report.lines():
+        out.print(Text(line, style="bold" if line.startswith("RECOMMENDATION") else ""))
 
 
 @data_app.command("info")
 def data_info() -> None:
     """Show the data home and what it holds."""
+    from oncoclass.data.home import civic_releases
+    from oncoclass.models.store import current_version, versions
+
     settings = get_settings()
-    out.print(f"data home: {settings.data_home}")
-    for p in sorted(settings.data_home.glob("*/*")) if settings.data_home.exists() else []:
-        out.print(f"  {p.relative_to(settings.data_home)}")
+    out.print(Text(f"data home: {settings.data_home}"))
+    for release in civic_releases(settings.data_home):
+        out.print(Text(f"  CIViC {release.name} ({release.format} format): {release.directory}"))
+    homes = sorted(settings.models_dir.iterdir()) if settings.models_dir.is_dir() else []
+    for home in homes:
+        current = current_version(home)
+        for version in versions(home):
+            mark = "  <- current" if current == version.resolve() else ""
+            out.print(Text(f"  model {home.name}/{version.name}{mark}"))
 
 
 # ---- train / evaluate ------------------------------------------------------------------------
@@ -85,27 +142,41 @@ def train(
     seed: SeedOpt = 13,
     if_missing: Annotated[bool, typer.Option(help="Do nothing if the model exists.")] = False,
 ) -> None:
-    """Train a model and save it as one self-describing directory."""
+    """Train a model and save it as one self-describing directory.
+
+    Without --out, the model becomes a new version in the data home's model folder and the
+    ``current`` pointer moves to it once it is complete: a running service switches to it
+    (within Settings.model_poll_seconds, at once on SIGHUP or POST /v1/admin/reload)."""
     from oncoclass import workflows
     from oncoclass.models.base import MODEL_FILE
+    from oncoclass.models.store import current_version
 
     model = model or get_settings().default_model
+    versioned = output is None
     output = output or default_model_dir(task, model)
-    if if_missing and (output / MODEL_FILE).exists():
-        out.print(f"model exists: {output}")
+    existing = current_version(output) if versioned else None
+    if if_missing and (existing or (output / MODEL_FILE).exists()):
+        out.print(Text(f"model exists: {existing or output}"))
         return
     params = {"epochs": epochs} if epochs else {}
     try:
         samples = workflows.load_task_samples(task, data, min_support=min_support, text=text)
-        console.print(f"{len(samples):,} samples for {task}")
+        releases = sorted({s.extra.get("release", "") for s in samples} - {""})
+        console.print(
+            Text(f"{len(samples):,} samples for {task}")
+            + Text(f" (CIViC {', '.join(releases)})" if releases else "")
+        )
         result = None
         if cv:
             result = workflows.evaluate(task, model, samples, folds=cv, seed=seed, **params)
             print_metrics(result, f"{model} on {task}: {cv}-fold grouped cross-validation")
-        workflows.train(task, model, samples, output, seed=seed, cv=result, **params)
+        workflows.train(
+            task, model, samples, output, seed=seed, cv=result, versioned=versioned, **params
+        )
     except OncoClassError as exc:
         fail(exc)
-    out.print(f"model saved to {output}")
+    saved = current_version(output) if versioned else output
+    out.print(Text(f"model saved to {saved}"))
 
 
 @app.command()

@@ -82,8 +82,16 @@ class PredictionRecord(Base):
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     model_name: Mapped[str] = mapped_column(Text)
     model_version: Mapped[str] = mapped_column(Text)
+    #: The CIViC release the knowledge beside the answer came from.
+    knowledge_release: Mapped[str | None] = mapped_column(Text)
+    #: sha256 of the evidence text as received (the text itself may be de-identified, or not
+    #: stored at all: ``Settings.store_text``).
+    text_hash: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_predictions_batch_id", "batch_id"),)
+    __table_args__ = (
+        Index("ix_predictions_batch_id", "batch_id"),
+        Index("ix_predictions_created_at", "created_at"),
+    )
 
     def __repr__(self) -> str:
         return f"PredictionRecord(id={self.id}, gene={self.gene!r}, label={self.label!r})"

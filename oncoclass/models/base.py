@@ -122,7 +122,10 @@ class Classifier(ABC):
         self.novelty_: NoveltyDetector | None = None
         if self.novelty and outliers:
             self.novelty_ = NoveltyDetector(seed=self.seed).fit(inliers, outliers, valid)
+        releases = Counter(s.extra.get("release", "") for s in labelled)
         self.training_ = {
+            #: The knowledge release the model learned from (e.g. CIViC 01-Aug-2024).
+            "data_release": releases.most_common(1)[0][0] or None,
             "n_samples": len(inliers),
             "n_valid": len(valid),
             "n_outliers": len(outliers),

@@ -4,20 +4,17 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from threadpoolctl import threadpool_limits
 
-from oncoclass.history.testing import free_port
 from oncoclass.settings import Settings
+from tests.helpers import serve
 
 N_REQUESTS = 500
 N_CLIENTS = 24
@@ -35,21 +32,8 @@ VARIANTS = [
 @pytest.fixture
 def server(app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn in a background thread; its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serve(app) as base:
+        yield base
 
 
 # scikit-learn warns when its pipeline runs in a thread it did not configure (the server's).

@@ -11,7 +11,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from oncoclass.api.app import create_app
 from oncoclass.data import fetch_civic
-from oncoclass.data.civic import EVIDENCE
 from oncoclass.knowledge import KnowledgeBase
 from oncoclass.predictor import Predictor
 from oncoclass.settings import Settings

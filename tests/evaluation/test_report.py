@@ -13,7 +13,6 @@ import pytest
 from rich.console import Console
 
 from oncoclass.data.records import Sample
-from tests.evaluation.test_validation import Minimal
 from oncoclass.data.tasks import MSKCC_CLASS_NAMES
 from oncoclass.evaluation import (
     ValidationResult,
@@ -25,6 +24,7 @@ from oncoclass.evaluation import (
     train_test,
     write_report,
 )
+from tests.evaluation.test_validation import Minimal
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

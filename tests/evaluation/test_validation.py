@@ -15,9 +15,9 @@ from oncoclass.data.records import Sample
 from oncoclass.data.tasks import MSKCC_CLASS_NAMES
 from oncoclass.errors import InvalidInputError
 from oncoclass.evaluation import (
+    STRATIFIED,
     align_proba,
     cross_validate,
-    STRATIFIED,
     grouped_folds,
     make_folds,
     split_validation,
