@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, StringConstraints
 
 from oncoclass.data.generic import split_drugs
 from oncoclass.history import PredictionRecord
@@ -68,7 +68,19 @@ SampleName = Annotated[str, Clean, _limits(MAX_GENE_CHARS * 2)]
 Drug = Annotated[str, Clean, _limits(MAX_DRUG_CHARS)]
 Drugs = Annotated[list[Drug], BeforeValidator(clean_drugs), Field(max_length=MAX_DRUGS)]
 Text = Annotated[str, BeforeValidator(clean_text)]
-TaskName = Annotated[str | None, BeforeValidator(lambda v: clean_text(v) or None)]
+
+
+def clean_task(value: Any) -> Any:
+    """``None`` or an empty string is no task; any other non-string stays as it is, so that
+    the strict type check refuses it (``{}``, ``0`` or ``false`` are not task names)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return clean_text(value).strip() or None
+    return value
+
+
+TaskName = Annotated[StrictStr | None, BeforeValidator(clean_task)]
 
 
 # ---- requests ------------------------------------------------------------------------------------
@@ -319,8 +331,7 @@ class TherapyPublic(BaseModel):
     disease_relevance: str | None = None
     direction: str = Field(
         "Supports",
-        description='"Supports", or "Does Not Support": the evidence argues against that '
-        "response.",
+        description='"Supports", or "Does Not Support": the evidence argues against that response.',
     )
 
 

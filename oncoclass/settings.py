@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     #: requests at once, and on a 2-core machine under load two spinning OpenMP threads make
     #: each tensor operation up to 50x slower than one thread does.
     torch_threads: int = 1
+    #: API keys: "auto" requires them when ``host`` is not a loopback address (so a server on
+    #: 127.0.0.1 needs none), "required" always. Create keys with ``oncoclass keys create``.
+    auth: str = "auto"
+    #: Requests a minute per API key (a key may have its own limit).
+    rate_limit_per_minute: int = 600
     host: str = "127.0.0.1"
     port: int = 8000
     seed: int = 13

@@ -21,15 +21,16 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oncoclass import __version__
 from oncoclass.api.batch import MAX_UPLOAD_BYTES
-from oncoclass.api.deps import ApiState
+from oncoclass.api.deps import ApiState, require
 from oncoclass.api.errors import SafeJSONResponse, install_error_handlers
 from oncoclass.api.metrics import Metrics, MetricsMiddleware
 from oncoclass.api.routers import admin, health, model, predict, predictions
 from oncoclass.api.routers import knowledge as knowledge_router
+from oncoclass.auth import KeyStore, auth_required
 from oncoclass.errors import OncoClassError
 from oncoclass.knowledge import KnowledgeBase
 from oncoclass.predictor import Predictor
@@ -66,9 +67,17 @@ def create_app(
         service = await run_in_threadpool(
             OncoClassService.start, settings, predictor=predictor, knowledge=knowledge
         )
+        keys = None
+        if auth_required(settings.auth, settings.host):
+            if service.database is None:
+                raise OncoClassError("API keys are required but there is no history database")
+            keys = KeyStore(service.database)
+            log.info("API keys required (listening on %s): `oncoclass keys create`", settings.host)
+        else:
+            log.info("no API key needed: listening on loopback (%s) only", settings.host)
         metrics.model_loaded.set(service.has_model)
         metrics.knowledge_items.set(len(service.knowledge))
-        app.state.api = ApiState(service, metrics)
+        app.state.api = ApiState(service, metrics, keys)
         stop = threading.Event()
         service.watch(stop)
         _on_sighup(lambda: service.reload_if_moved() or service.reload())
@@ -91,16 +100,24 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
-        # /docs is served by the web package from locally installed Swagger UI assets (no CDN).
+        # /docs is served by the web package from locally installed Swagger UI assets (no CDN);
+        # the schema below, behind a key when keys are required.
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for module in (predict, predictions, knowledge_router, model, admin, health):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[require(None)])
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
     mount_web(app)  # the page: GET / and /static
     return app
 
@@ -125,21 +142,76 @@ def _on_sighup(reload: Callable[[], object]) -> None:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses a body whose declared size is over the limit, before reading it."""
+    """Bounds every request body: one whose declared size is over the limit is refused before
+    it is read; one sent without a length (chunked) is read here, counted as it arrives and
+    refused as soon as it passes the limit, so no body is ever held past it. (Counting inside
+    the app instead would not do: FastAPI turns any error while reading a body into a 400.)"""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length")
+        if length is not None:
             if length.isdigit() and int(length) > self.max_bytes:
-                detail = f"the request body is over {self.max_bytes // 2**20} MiB"
-                response = SafeJSONResponse({"detail": detail}, status_code=413)
-                await response(scope, receive, send)
+                await self._refuse(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+            await self.app(scope, receive, send)  # the server reads exactly that many bytes
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the request body is over {self.max_bytes // 2**20} MiB"
+        response = SafeJSONResponse(
+            {"detail": detail}, status_code=413, headers={"Connection": "close"}
+        )
+        await response(scope, receive, send)
+
+
+#: Sent with every answer: no MIME sniffing, no referrer leaking paths, no framing.
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

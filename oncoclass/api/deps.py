@@ -7,12 +7,13 @@ tests) never share a model, a database or a metrics registry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from oncoclass.api.metrics import Metrics
+from oncoclass.auth import HEADER, KeyStore, PermissionDeniedError, RateLimiter, Scope
 from oncoclass.service import OncoClassService
 from oncoclass.settings import Settings
 
@@ -21,6 +22,9 @@ from oncoclass.settings import Settings
 class ApiState:
     service: OncoClassService
     metrics: Metrics
+    #: None when the server needs no keys (it listens on loopback only).
+    keys: KeyStore | None = None
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
 def get_state(request: Request) -> ApiState:
@@ -40,6 +44,30 @@ def get_metrics(state: StateDep) -> Metrics:
 
 def get_settings(service: Annotated[OncoClassService, Depends(get_service)]) -> Settings:
     return service.settings
+
+
+def require(scope: Scope | None) -> Any:
+    """A dependency checking the request's API key for ``scope`` (None: any valid key) and
+    its rate limit, when the server requires keys. The key comes in ``X-API-Key`` (or
+    ``Authorization: Bearer``)."""
+
+    def check(request: Request, state: StateDep) -> None:
+        if state.keys is None:
+            return
+        key = request.headers.get(HEADER)
+        if key is None:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            key = token.strip() if scheme.lower() == "bearer" else None
+        record = state.keys.verify(key)
+        if scope is not None and scope not in record.scopes:
+            raise PermissionDeniedError(
+                f"this key ({record.name}) may not do this: it needs the '{scope}' scope"
+            )
+        limit = record.rate_per_minute or state.service.settings.rate_limit_per_minute
+        state.limiter.take(record.prefix, limit)
+        request.state.api_key = record.name
+
+    return Depends(check)
 
 
 ServiceDep = Annotated[OncoClassService, Depends(get_service)]

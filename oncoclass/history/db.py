@@ -54,13 +54,17 @@ def create_database_engine(url: str | URL) -> Engine:
     of a SQLite file is created if needed."""
     url = make_url(url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=30, hide_parameters=True
+        )
 
     memory = _is_memory(url)
     if not memory:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
+        # Errors and logs never quote the parameters of a statement (a request's text).
+        hide_parameters=True,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
         # One shared connection, or every connection would see its own empty in-memory database.
         poolclass=StaticPool if memory else None,

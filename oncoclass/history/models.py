@@ -99,3 +99,20 @@ class PredictionRecord(Base):
 
 # The history filter is case-insensitive ("braf" finds BRAF): index the upper-cased gene.
 Index("ix_predictions_gene_upper", func.upper(PredictionRecord.gene))
+
+
+class ApiKeyRecord(Base):
+    """An API key: only its hash is stored; ``prefix`` (public) finds it, ``scopes`` say what
+    it may do (predict, history, admin)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(Text, unique=True)
+    key_hash: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Requests per minute this key may make (None: ``Settings.rate_limit_per_minute``).
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

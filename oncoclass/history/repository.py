@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from oncoclass.history.db import WRITE_OPTIONS
@@ -56,6 +57,18 @@ class PredictionRepository:
         total = self.session.scalar(counter) or 0
         page = query.order_by(PredictionRecord.id.desc()).limit(limit).offset(offset)
         return list(self.session.scalars(page)), total
+
+    def purge(self, before: datetime, *, dry_run: bool = False) -> int:
+        """Delete the predictions made before ``before`` (retention); their number."""
+        condition = PredictionRecord.created_at < before
+        if dry_run:
+            return self.session.scalar(select(func.count()).where(condition)) or 0
+        if self.session.in_transaction():
+            self.session.commit()
+        self.session.connection(execution_options=WRITE_OPTIONS)
+        result = self.session.execute(delete(PredictionRecord).where(condition))
+        self.session.commit()
+        return int(result.rowcount or 0)
 
     def count(self, gene: str | None = None) -> int:
         return self.list(limit=0, gene=gene)[1]

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from oncoclass import __version__
-from oncoclass.api.deps import MetricsDep, ServiceDep
+from oncoclass.api.deps import MetricsDep, ServiceDep, require
 from oncoclass.api.errors import SafeJSONResponse
 from oncoclass.schemas import DatabaseHealth, HealthPublic, KnowledgeHealth, ModelRef
 from oncoclass.service import OncoClassService
@@ -81,7 +81,8 @@ async def ready(service: ServiceDep) -> Response:
 
 @router.get(
     "/metrics",
-    summary="Prometheus metrics",
+    summary="Prometheus metrics (admin scope when keys are required)",
+    dependencies=[require("admin")],
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from oncoclass.api.deps import ServiceDep
+from oncoclass.api.deps import ServiceDep, require
 from oncoclass.schemas import ModelPublic
 
-router = APIRouter(prefix="/v1", tags=["model"])
+router = APIRouter(prefix="/v1", tags=["model"], dependencies=[require("predict")])
 
 
 @router.get(
