@@ -75,11 +75,16 @@ def shipped_model_dir(request: pytest.FixtureRequest, civic_dir: Path) -> Path:
     model = Settings().default_model
     digest = hashlib.sha256(f"{model}{SHIPPED_PARAMS}{N_SHIPPED}".encode())
     for part in MODEL_CODE:
-        for path in sorted((ROOT / "oncoclass" / part).rglob("*.py")) or [
-            ROOT / "oncoclass" / part
-        ]:
+        code = ROOT / "oncoclass" / part
+        for path in sorted(code.rglob("*.py")) if code.is_dir() else [code]:
             digest.update(path.read_bytes())
-    folder = request.config.cache.mkdir("oncoclass-shipped-model") / digest.hexdigest()[:16]
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    root = (
+        cache.mkdir("oncoclass-shipped-model")
+        if cache is not None
+        else request.getfixturevalue("tmp_path_factory").mktemp("shipped")
+    )
+    folder = root / digest.hexdigest()[:16]
     if (folder / "model.json").is_file():
         return folder
     samples = workflows.load_task_samples(CLINICAL_SIGNIFICANCE, civic_dir)

@@ -70,6 +70,19 @@ def require(scope: Scope | None) -> Any:
     return Depends(check)
 
 
+#: What ``require`` may answer, documented on every protected route.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key, or not a valid one (when the server requires keys)."},
+    403: {"description": "The API key lacks the scope this operation needs."},
+    429: {"description": "This key's rate limit is reached; see Retry-After."},
+}
+
+
+def protected(scope: Scope | None) -> dict[str, Any]:
+    """Router arguments: the key check for ``scope`` and the answers it may give."""
+    return {"dependencies": [require(scope)], "responses": AUTH_RESPONSES}
+
+
 ServiceDep = Annotated[OncoClassService, Depends(get_service)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

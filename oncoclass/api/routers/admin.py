@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from oncoclass.api.deps import MetricsDep, ServiceDep, StateDep, require
+from oncoclass.api.deps import MetricsDep, ServiceDep, StateDep, protected
 from oncoclass.auth import KeyStore, Scope
 from oncoclass.errors import NotFoundError
 from oncoclass.schemas import ModelRef
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[require("admin")])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], **protected("admin"))
 
 
 class ReloadPublic(BaseModel):
@@ -72,12 +72,15 @@ def _keys(state: StateDep) -> KeyStore:
 KeysDep = Annotated[KeyStore, Depends(_keys)]
 
 
-@router.get("/keys", summary="List API keys (never their secrets)")
+NO_KEYS = {404: {"description": "This server requires no API keys (loopback only)."}}
+
+
+@router.get("/keys", summary="List API keys (never their secrets)", responses=NO_KEYS)
 def list_keys(keys: KeysDep) -> list[KeyPublic]:
     return [KeyPublic.model_validate(asdict(k)) for k in keys.list()]
 
 
-@router.post("/keys", summary="Create an API key", status_code=201)
+@router.post("/keys", summary="Create an API key", status_code=201, responses=NO_KEYS)
 def create_key(body: KeyCreate, keys: KeysDep) -> KeyCreated:
     key, secret = keys.create(body.name, body.scopes, body.rate_per_minute)
     return KeyCreated(**asdict(key), key=secret)
@@ -86,7 +89,10 @@ def create_key(body: KeyCreate, keys: KeysDep) -> KeyCreated:
 @router.delete(
     "/keys/{name_or_id}",
     summary="Revoke an API key",
-    responses={404: {"description": "No active key with this name, id or prefix."}},
+    responses={
+        404: {"description": "No active key with this name, id or prefix (or no keys at all)."},
+        422: {"description": "Several active keys have this name: use the id."},
+    },
 )
 def revoke_key(name_or_id: str, keys: KeysDep) -> KeyPublic:
     """The key stops working on every replica within a few seconds."""

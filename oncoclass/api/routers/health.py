@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from oncoclass import __version__
-from oncoclass.api.deps import MetricsDep, ServiceDep, require
+from oncoclass.api.deps import AUTH_RESPONSES, MetricsDep, ServiceDep, require
 from oncoclass.api.errors import SafeJSONResponse
 from oncoclass.schemas import DatabaseHealth, HealthPublic, KnowledgeHealth, ModelRef
 from oncoclass.service import OncoClassService
@@ -84,7 +84,7 @@ async def ready(service: ServiceDep) -> Response:
     summary="Prometheus metrics (admin scope when keys are required)",
     dependencies=[require("admin")],
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **AUTH_RESPONSES},
 )
 async def metrics(metrics: MetricsDep) -> Response:
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

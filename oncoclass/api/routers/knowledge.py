@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from oncoclass.api.deps import ServiceDep, require
+from oncoclass.api.deps import ServiceDep, protected
 from oncoclass.data.records import Sample
 from oncoclass.schemas import (
     MAX_DISEASE_CHARS,
@@ -17,7 +17,7 @@ from oncoclass.schemas import (
     KnowledgeMatchPublic,
 )
 
-router = APIRouter(prefix="/v1", tags=["knowledge"], dependencies=[require("predict")])
+router = APIRouter(prefix="/v1", tags=["knowledge"], **protected("predict"))
 
 MAX_PAGE = 200
 

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from oncoclass.api.deps import ServiceDep, require
+from oncoclass.api.deps import ServiceDep, protected
 from oncoclass.schemas import ModelPublic
 
-router = APIRouter(prefix="/v1", tags=["model"], dependencies=[require("predict")])
+router = APIRouter(prefix="/v1", tags=["model"], **protected("predict"))
 
 
 @router.get(

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from oncoclass.api.deps import ServiceDep, require
+from oncoclass.api.deps import ServiceDep, protected
 from oncoclass.schemas import MAX_GENE_CHARS, PredictionList, PredictionPublic
 
-router = APIRouter(prefix="/v1/predictions", tags=["history"], dependencies=[require("history")])
+router = APIRouter(prefix="/v1/predictions", tags=["history"], **protected("history"))
 
 #: Pages are bounded; an offset past 2**31 is no real page (and would overflow some databases).
 MAX_LIMIT = 200
