@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SHARED_CIVIC := ../shared/data/civic
+#: The current CIViC release in CIViC's own format (the 2021 one beside it is for temporal tests).
+SHARED_CIVIC := ../shared/data/civic_2024
 MODEL ?= ensemble
 
 .PHONY: setup system-deps run test lint bench clean
@@ -17,18 +18,25 @@ $(BIN)/oncoclass: pyproject.toml
 
 setup: $(BIN)/oncoclass
 
-# The browser test needs Debian's chromium, the history tests a PostgreSQL server; both come
-# from Debian's packages (never a browser download). Skipped when already there or not root.
+# The browser tests need Debian's chromium, the history tests a PostgreSQL server, the
+# load-balancer test nginx; all from Debian's packages (never a browser download). Skipped when
+# already there or not root.
 system-deps:
-	@if ! command -v chromium >/dev/null || [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then \
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium chromium-driver"; \
+	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      chromium chromium-driver postgresql >/dev/null; \
-	  else echo "not root: install chromium and postgresql for the browser and PostgreSQL tests"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+	      >/dev/null; \
+	  else echo "not root: install$$missing for the browser, PostgreSQL and load-balancer tests"; \
+	  fi; \
 	fi
 
-# Get the CIViC data (the local copy when present, else CIViC's download), train the default
-# model once with grouped cross-validation (its metrics are printed), then serve it.
+# Get the CIViC data (the local copy of the current release when present, else the newest
+# monthly release from CIViC), train the default model once with grouped cross-validation (its
+# metrics are printed), then serve it on loopback (no API key needed there; it says so).
 run: setup
 	@if [ -d $(SHARED_CIVIC) ]; then $(BIN)/oncoclass data fetch civic --from $(SHARED_CIVIC); \
 	 else $(BIN)/oncoclass data fetch civic; fi
