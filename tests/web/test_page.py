@@ -3,6 +3,7 @@ the no-internet rule. The real-browser test is test_browser.py."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from oncoclass.web import mount_web
-from oncoclass.web.routes import STATIC_DIR
+from oncoclass.web.routes import CONTENT_SECURITY_POLICY, STATIC_DIR
 
 #: The only sites the page may link to (links the user clicks; nothing is fetched from them).
 LINK_HOSTS = {"pubmed.ncbi.nlm.nih.gov"}
@@ -108,6 +109,22 @@ def test_nothing_is_fetched_from_the_internet(client: TestClient) -> None:
     assert 'const API = "v1/";' in js
 
 
+def test_script_never_writes_markup() -> None:
+    """Server and user strings go in as text: no HTML parsing anywhere in the script."""
+    js = (STATIC_DIR / "app.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in js, sink
+
+
+def test_api_key_form_is_accessible(page: _Elements) -> None:
+    """The key is asked for in a labelled modal form (the browser test drives it)."""
+    dialogs = page.all("dialog")
+    assert [d.get("id") for d in dialogs] == ["auth-dialog"]
+    assert dialogs[0].get("aria-labelledby") == "auth-title"
+    key = next(a for a in page.all("input") if a.get("id") == "api-key")
+    assert key.get("type") == "password" and key.get("autocomplete") == "off"
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_script_is_valid_javascript() -> None:
     result = subprocess.run(
@@ -125,3 +142,60 @@ def test_the_api_app_serves_the_page(tmp_path: Path) -> None:
     client = TestClient(app_module.create_app(Settings(data_home=tmp_path)))
     assert 'id="predict-form"' in client.get("/").text
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_docs_read_the_schema_as_openapi_30(tmp_path: Path) -> None:
+    """The installed Swagger UI (4.x) renders OpenAPI 3.0 only: /docs gets the app's schema in
+    that dialect (the browser test checks that it renders, offline)."""
+    from oncoclass.web.routes import openapi_30
+
+    app_module = pytest.importorskip("oncoclass.api.app")
+    from oncoclass.settings import Settings
+
+    app = app_module.create_app(Settings(data_home=tmp_path))
+    with TestClient(app) as client:  # started: /openapi.json may check a key (app state)
+        docs = client.get("/docs")
+        # Offline (the installed bundle) and under the page's strict policy: no inline script.
+        assert docs.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert "<script>" not in docs.text
+        for asset in ("swagger-ui/swagger-ui-bundle.js", "static/docs.js", "static/docs.css"):
+            assert asset in docs.text and client.get(f"/{asset}").status_code == 200
+        assert not re.search(r"https?://", docs.text)
+        assert "docs/openapi.json" in (STATIC_DIR / "docs.js").read_text()
+        schema = client.get("/docs/openapi.json").json()
+        assert schema["paths"].keys() == client.get("/openapi.json").json()["paths"].keys()
+    assert schema["openapi"].startswith("3.0.")
+    # The docs' copy is guarded as the schema itself is.
+    guards = {
+        r.path: [d.dependency for d in r.dependencies]
+        for r in app.routes
+        if getattr(r, "path", "") in ("/openapi.json", "/docs/openapi.json")
+    }
+    assert guards["/docs/openapi.json"] == guards["/openapi.json"]
+    text = json.dumps(schema)
+    assert '"type": "null"' not in text and '"const"' not in text
+    converted = openapi_30(
+        {
+            "openapi": "3.1.0",
+            "components": {
+                "schemas": {
+                    "A": {
+                        "properties": {
+                            "x": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X"},
+                            "y": {"anyOf": [{"$ref": "#/components/schemas/B"}, {"type": "null"}]},
+                            "z": {"const": "fixed"},
+                        },
+                        "examples": [{"x": "1"}],
+                    }
+                }
+            },
+        }
+    )
+    a = converted["components"]["schemas"]["A"]
+    assert a["properties"]["x"] == {"type": "string", "title": "X", "nullable": True}
+    assert a["properties"]["y"] == {
+        "allOf": [{"$ref": "#/components/schemas/B"}],
+        "nullable": True,
+    }
+    assert a["properties"]["z"] == {"enum": ["fixed"]}
+    assert a["example"] == {"x": "1"} and "examples" not in a

@@ -65,25 +65,23 @@
   const WARNINGS = {
     text_off_topic: {
       title: "The text may be about something else",
-      advice: "Check that the text is about this gene and variation: the answer describes the " +
-        "text, not the variant.",
+      advice: "Check that the text is about this gene and variation, or paste one that is.",
     },
     out_of_distribution: {
       title: "Unlike the training data",
-      advice: "The evidence resembles little the model learned from, so none of its classes " +
-        "may fit. Read the text yourself.",
+      advice: "Read the text yourself and take the class as a hint at most.",
     },
     close_call: {
       title: "Close call",
-      advice: "The two most likely classes are nearly tied: consider both.",
+      advice: "Consider every class under \"Cannot be ruled out\", not only the top one.",
     },
     unknown_gene: {
       title: "Gene not seen in training",
-      advice: "The answer rests on the text and on other genes: give it less weight.",
+      advice: "Give the answer less weight, and check what CIViC says below.",
     },
     unknown_variation: {
       title: "Variation not seen in training",
-      advice: "The answer is extrapolated from similar changes in this gene.",
+      advice: "Check CIViC's evidence on the same position or kind of change below.",
     },
     no_text: {
       title: "No evidence text",
@@ -104,7 +102,13 @@
     C: "approved therapy in another tumour type, or several small studies",
     D: "preclinical studies or case reports",
   };
-  const TIER_ORDER = ["Tier I", "Tier II", "Tier III", "Tier IV", "none"];
+  // The batch summary's tier groups, in report order (oncoclass/annotate: by_tier).
+  const TIER_ORDER = ["Tier I", "Tier II", "Tier III", "Tier IV", "none", "non-coding", "unknown"];
+  const TIER_GROUP_LABELS = {
+    none: "not tiered",
+    "non-coding": "non-coding",
+    unknown: "tier unknown",
+  };
 
   const RELEVANCE = { same: "your disease", related: "related disease", other: "other disease" };
   const RELEVANCE_ORDER = ["same", "related", "other"];
@@ -130,6 +134,13 @@
       if (child === null || child === undefined || child === false) continue;
       el.append(child instanceof Node ? child : String(child));
     }
+    return el;
+  }
+
+  /** Replace an element's children; null, undefined and false are left out (as in h()). */
+  function fill(el, ...children) {
+    const kept = children.flat().filter((c) => c !== null && c !== undefined && c !== false);
+    el.replaceChildren(...kept);
     return el;
   }
 
@@ -160,9 +171,12 @@
       .map((code) => ({ code, severity: "warning", message: "" }));
   }
 
-  /** Words for a confidence; "low" follows the server's close-call flag, so they never disagree. */
-  function confidenceWords(p, flags = {}) {
+  /** Words for a confidence. "Close call" follows the server's flag, so they never disagree;
+   *  and a high probability is not called "high confidence" when a warning says the input is
+   *  not what the model can judge (text about another variant, unlike the training data). */
+  function confidenceWords(p, flags = {}, warnings = []) {
     if (flags.close_call) return "close call";
+    if (warnings.some((w) => w.severity !== "info")) return "model confidence: read the warning";
     return p >= 0.8 ? "high confidence" : "moderate confidence";
   }
 
@@ -661,7 +675,7 @@
           "p",
           { class: "confidence" },
           h("span", { class: "confidence-value", text: percent(p.probability) }),
-          ` ${confidenceWords(p.probability, p.flags)}`,
+          ` ${confidenceWords(p.probability, p.flags, warnings)}`,
         ),
         renderGroup(p.group),
         renderWarningBadges(warnings),
@@ -750,10 +764,8 @@
   /** Every warning with what it means and what to do; or "No warnings". */
   function renderWarnings(warnings) {
     if (!warnings.length) {
-      return section("Warnings", h("p", { class: "no-warnings" },
-        h("span", { class: "badge ok", text: "No warnings" }),
-        " Nothing in this input called for caution. The answer can still be wrong: read the " +
-          "evidence below."));
+      return section("Warnings", h("p", { class: "no-warnings", text: "None: nothing in this " +
+        "input called for caution. The answer can still be wrong; read the evidence below." }));
     }
     return section("Warnings", h("ul", { class: "warnings" }, warnings.map((w) => {
       const info = WARNINGS[w.code] || { title: humanize(w.code), advice: "" };
@@ -972,7 +984,8 @@
             h("dd", { text: yesNo(a.regulatory_approval) })),
           h("div", {}, h("dt", { text: "NCCN guideline" }),
             h("dd", { text: a.nccn_guideline
-              ? [a.nccn_guideline, a.nccn_guideline_version && `version ${a.nccn_guideline_version}`]
+              ? [a.nccn_guideline,
+                a.nccn_guideline_version && `version ${a.nccn_guideline_version}`]
                 .filter(Boolean).join(", ")
               : "None" })),
           a.acmg_codes?.length ? h("div", {}, h("dt", { text: "ACMG codes" }),
@@ -995,7 +1008,7 @@
   function therapyItem(t) {
     const kind = responseKind(t.response);
     const level = EVIDENCE_LEVELS[t.best_level] || t.best_level;
-    return h("li", { class: `therapy resp-${kind}`, "data-response": kind },
+    return h("li", { class: `therapy therapy-${kind}`, "data-response": kind },
       h("span", { class: "therapy-name", text: t.therapy }),
       h("span", { class: `resp resp-${kind}` },
         h("span", { "aria-hidden": "true", text: `${RESPONSE_ICONS[kind]} ` }),
@@ -1013,7 +1026,9 @@
     const groups = new Map();
     for (const t of therapies) {
       const key = t.disease || "Disease not stated";
-      if (!groups.has(key)) groups.set(key, { disease: key, relevance: t.disease_relevance, items: [] });
+      if (!groups.has(key)) {
+        groups.set(key, { disease: key, relevance: t.disease_relevance, items: [] });
+      }
       groups.get(key).items.push(t);
     }
     const rank = (g) => {
@@ -1056,19 +1071,22 @@
     return h(
       "tr",
       { "data-eid": it.evidence_id },
-      h("td", { "data-label": "Disease" }, h("span", { class: "strong", text: it.disease || "–" }),
+      h("td", { "data-label": "Disease" },
+        h("span", { class: "strong", text: it.disease || "–" }),
         relevanceTag(it.disease_relevance),
         // Name the profile when it is not exactly the variant asked about.
         profile && profile.toUpperCase() !== asked
           ? h("span", { class: "sub", text: profile }) : null),
       h("td", { "data-label": "Therapies", text: (it.therapies || []).join(joiner) || "–" }),
       h("td", { "data-label": "Significance" },
-        h("span", { class: it.evidence_type === "Predictive" ? `resp resp-${kind}` : null,
-          text: it.clinical_significance || "–" }),
+        // Coloured as a response only when the item supports it ("does not support" is not).
+        h("span", { class: it.evidence_type === "Predictive" && it.evidence_direction === "Supports"
+          ? `resp resp-${kind}` : null, text: it.clinical_significance || "–" }),
         h("span", { class: "sub", text: [it.evidence_type && `${it.evidence_type} evidence`,
           it.evidence_direction && it.evidence_direction.toLowerCase()].filter(Boolean)
           .join(", ") })),
-      h("td", { "data-label": "Level", class: "center", title: level ? `Level ${level}${rating}` : null },
+      h("td", { "data-label": "Level", class: "center",
+        title: level ? `Level ${level}${rating}` : null },
         h("span", { class: "level", text: it.evidence_level || "–" }),
         h("span", { class: "sr-only", text: level ? ` (${level}${rating})` : "" })),
       h("td", { "data-label": "Source" },
@@ -1100,11 +1118,12 @@
     const status = h("p", { class: "status items-status", hidden: true });
     const prev = h("button", { type: "button", class: "items-prev", text: "Previous" });
     const next = h("button", { type: "button", class: "items-next", text: "Next" });
-    const wrap = h("div", { class: "table-wrap" }, h("table", { class: "data-table knowledge stack" },
-      h("caption", { class: "sr-only", text: "CIViC evidence items, most relevant first" }),
-      h("thead", {}, h("tr", {}, ["Disease", "Therapies", "Significance and evidence type",
-        "Level", "Source"].map((c) => h("th", { scope: "col", text: c })))),
-      tbody));
+    const wrap = h("div", { class: "table-wrap" },
+      h("table", { class: "data-table knowledge stack" },
+        h("caption", { class: "sr-only", text: "CIViC evidence items, most relevant first" }),
+        h("thead", {}, h("tr", {}, ["Disease", "Therapies", "Significance and evidence type",
+          "Level", "Source"].map((c) => h("th", { scope: "col", text: c })))),
+        tbody));
     let offset = 0;
 
     function show(items) {
@@ -1140,8 +1159,11 @@
 
     prev.addEventListener("click", () => go(Math.max(0, offset - KNOWLEDGE_PAGE_SIZE)));
     next.addEventListener("click", () => go(offset + KNOWLEDGE_PAGE_SIZE));
-    if (have.length >= Math.min(KNOWLEDGE_PAGE_SIZE, total)) show(have.slice(0, KNOWLEDGE_PAGE_SIZE));
-    else go(0);
+    if (have.length >= Math.min(KNOWLEDGE_PAGE_SIZE, total)) {
+      show(have.slice(0, KNOWLEDGE_PAGE_SIZE));
+    } else {
+      go(0);
+    }
     const ranked = [query.disease, ...(query.therapies || [])].filter(Boolean);
     return h("div", { class: "kb-block evidence-items" },
       h("h4", { text: `Evidence items (${total})` }),
@@ -1155,12 +1177,13 @@
 
   /** The link to the variant's page on CIViC: its own molecular profile if anything matched
    *  exactly. */
-  function profileLink(k) {
+  function profileLink(k, subject) {
     const exact = [...(k.assertions || []), ...(k.items || [])]
       .find((x) => x.match === "exact" && x.molecular_profile_url);
-    if (!exact) return null;
-    return h("p", { class: "profile-link" }, externalLink(exact.molecular_profile_url,
-      `${exact.molecular_profile || "This variant"} on CIViC`, "civic-profile"));
+    const href = exact?.molecular_profile_url || k.profile_url;
+    if (!href) return null;
+    return h("p", { class: "profile-link" }, externalLink(href,
+      `${exact?.molecular_profile || subject} on CIViC`, "civic-profile"));
   }
 
   /** Everything CIViC says about the variant, as elements (the card or a batch detail wraps
@@ -1185,7 +1208,7 @@
       h("p", { class: `match match-${match}` },
         h("span", { class: "badge subtle", text: MATCH_BADGES[match] || match }), " ",
         (MATCH_EXPLAINED[match] || MATCH_EXPLAINED.none)(subject)),
-      profileLink(k),
+      profileLink(k, subject),
       renderAssertions(k.assertions),
       renderTherapies(k.therapies),
       renderEvidenceItems(k, query),
@@ -1393,9 +1416,20 @@
 
   // -- the answer: AnnotationPublic (each distinct variant once, every input row kept) --
 
-  function tierName(v) {
+  /** The summary's tier group of a variant: "Tier I".."Tier IV", "none" (CIViC knows nothing
+   *  of the gene), "non-coding", or "unknown" (no knowledge base). */
+  function tierGroup(v) {
+    if (v.coding === false) return "non-coding";
     const tier = v.tier || v.knowledge?.tier;
-    return tier?.tier || null;
+    return tier?.tier || "unknown";
+  }
+
+  function tierGroupLabel(group) {
+    return TIER_GROUP_LABELS[group] || group;
+  }
+
+  function seriousWarnings(p) {
+    return warningsOf(p).filter((w) => w.severity !== "info");
   }
 
   function tierLabel(v) {
@@ -1406,30 +1440,33 @@
 
   function tierRank(v) {
     const tier = v.tier || v.knowledge?.tier;
-    const i = TIER_ORDER.indexOf(tier?.tier);
+    const i = TIER_ORDER.indexOf(tierGroup(v));
     if (i < 0) return 99;
-    return i * 10 + ("ABCD".indexOf(tier.level || "") + 1 || 5);
+    return i * 10 + ("ABCD".indexOf(tier?.level || "") + 1 || 5);
   }
 
   function summarize(variants, rows) {
     const byTier = {};
     const byClass = {};
     for (const v of variants) {
-      const t = tierName(v);
-      if (t) byTier[t] = (byTier[t] || 0) + 1;
-      if (v.prediction) byClass[v.prediction.label] = (byClass[v.prediction.label] || 0) + 1;
+      const t = tierGroup(v);
+      byTier[t] = (byTier[t] || 0) + 1;
+      const name = v.prediction ? v.prediction.name || v.prediction.label : null;
+      if (name) byClass[name] = (byClass[name] || 0) + 1;
     }
     return {
       rows: rows.length,
       variants: variants.length,
       samples: new Set(rows.map((r) => r.sample).filter(Boolean)).size,
-      scored: rows.filter((r) => r.status === "scored").length,
-      non_coding: rows.filter((r) => r.status === "non_coding").length,
+      scored: variants.filter((v) => v.prediction).length,
+      non_coding: variants.filter((v) => v.coding === false).length,
       failed: rows.filter((r) => r.status === "error").length,
       by_tier: byTier,
       by_class: byClass,
-      with_warnings: variants.filter((v) => v.prediction && warningsOf(v.prediction).length).length,
-      actionable: variants.filter((v) => ["Tier I", "Tier II"].includes(tierName(v))).length,
+      // As the server counts: warnings of severity "warning", not notes.
+      with_warnings: variants.filter((v) => v.prediction && seriousWarnings(v.prediction).length)
+        .length,
+      actionable: variants.filter((v) => ["Tier I", "Tier II"].includes(tierGroup(v))).length,
     };
   }
 
@@ -1453,21 +1490,28 @@
       const key = [p.gene, normalized, p.disease, (p.drugs || []).join(";"), p.text].join("\u0001");
       if (!seen.has(key)) {
         seen.set(key, variants.length);
+        const tier = p.knowledge?.tier ?? null;
         variants.push({ key: `${p.gene} ${normalized}`, gene: p.gene, variation: p.variation,
-          consequence: null, transcript: null, coding: true, note: null, samples: [], lines: [],
-          tier: p.knowledge?.tier ?? null, therapies: p.knowledge?.therapies ?? [],
-          functional: [], knowledge: p.knowledge ?? null, prediction: p });
+          disease: p.disease || "", consequence: null, transcript: null, location: null,
+          coding: true, note: null, samples: [], n_samples: 0, lines: [], tier,
+          actionable: ["Tier I", "Tier II"].includes(tier?.tier), therapies:
+          p.knowledge?.therapies ?? [], functional: [], civic_url: null,
+          knowledge: p.knowledge ?? null, prediction: p });
       }
       const index = seen.get(key);
-      if (r.sample && !variants[index].samples.includes(r.sample)) variants[index].samples.push(r.sample);
-      variants[index].lines.push(r.row);
+      const v = variants[index];
+      if (r.sample && !v.samples.includes(r.sample)) v.samples.push(r.sample);
+      v.n_samples = v.samples.length;
+      v.lines.push(r.row);
       rows.push({ line: r.row, sample: r.sample ?? null, gene: p.gene, variation: p.variation,
         status: "scored", variant: index, error: null });
     }
     return {
       batch_id: result?.batch_id ?? null,
+      created_at: null,
       source: "",
-      format: "table",
+      format: "",
+      disease: "",
       task: result?.task,
       model: result?.model,
       knowledge_release: variants.find((v) => v.knowledge?.release)?.knowledge.release ?? null,
@@ -1491,12 +1535,13 @@
       const rank = (t) => (TIER_ORDER.indexOf(t) < 0 ? 99 : TIER_ORDER.indexOf(t));
       return rank(x) - rank(y) || x.localeCompare(y);
     });
-    $("batch-summary").replaceChildren(
-      stat(s.variants, "variants", "", `${plural(s.rows, "row")}, ${plural(s.samples, "sample")}`),
+    fill($("batch-summary"),
+      stat(s.variants, "variants", "", `from ${plural(s.rows, "row")}, ` +
+        `${plural(s.samples, "sample")}`),
       stat(s.actionable, "actionable", s.actionable ? "good" : "", "Tier I or II"),
-      ...tiers.map((t) => stat(s.by_tier[t], t === "none" ? "not tiered" : t, tierClass(t))),
-      stat(s.with_warnings, "with warnings", s.with_warnings ? "warn" : ""),
-      s.non_coding ? stat(s.non_coding, "non-coding rows", "", "no protein change to score") : null,
+      ...tiers.map((t) => stat(s.by_tier[t], tierGroupLabel(t), tierClass(t),
+        t === "non-coding" ? "no protein change to score" : "")),
+      stat(s.with_warnings, "with warnings", s.with_warnings ? "warn" : "", "notes not counted"),
       stat(s.failed, s.failed === 1 ? "row in error" : "rows in error", s.failed ? "error" : ""),
     );
   }
@@ -1516,11 +1561,13 @@
       for (const v of a.variants) for (const k of fn(v)) out.set(k, (out.get(k) || 0) + 1);
       return out;
     };
-    const tiers = count((v) => [tierName(v) || "unknown"]);
+    const tiers = count((v) => [tierGroup(v)]);
     fillSelect($("filter-tier"), [...tiers.keys()]
       .sort((x, y) => (TIER_ORDER.indexOf(x) + 1 || 99) - (TIER_ORDER.indexOf(y) + 1 || 99))
-      .map((t) => [t, `${t === "none" ? "Not tiered" : t === "unknown" ? "No tier" : t} ` +
-        `(${tiers.get(t)})`]), "All tiers");
+      .map((t) => {
+        const label = tierGroupLabel(t);
+        return [t, `${label.charAt(0).toUpperCase()}${label.slice(1)} (${tiers.get(t)})`];
+      }), "All tiers");
     const classes = count((v) => [v.prediction ? v.prediction.name || v.prediction.label
       : "Not classified"]);
     fillSelect($("filter-class"), [...classes.keys()].sort()
@@ -1530,7 +1577,7 @@
     const keep = warning.value;
     warning.replaceChildren(
       h("option", { value: "", text: "Any" }),
-      h("option", { value: "with", text: "With warnings" }),
+      h("option", { value: "with", text: "With warnings (not counting notes)" }),
       h("option", { value: "without", text: "Without warnings" }),
       ...[...codes.keys()].map((c) => h("option", { value: `code:${c}`,
         text: `${(WARNINGS[c] || {}).title || humanize(c)} (${codes.get(c)})` })));
@@ -1547,24 +1594,37 @@
     const cls = $("filter-class").value;
     const warning = $("filter-warning").value;
     const codes = v.prediction ? warningsOf(v.prediction).map((w) => w.code) : [];
+    const serious = v.prediction ? seriousWarnings(v.prediction).length : 0;
     if (gene && !String(v.gene || "").toUpperCase().includes(gene)) return false;
-    if (tier && (tierName(v) || "unknown") !== tier) return false;
+    if (tier && tierGroup(v) !== tier) return false;
     if (cls && className(v) !== cls) return false;
-    if (warning === "with" && !codes.length) return false;
-    if (warning === "without" && codes.length) return false;
+    // "With warnings" counts as the summary does: warnings, not notes.
+    if (warning === "with" && !serious) return false;
+    if (warning === "without" && (serious || !v.prediction)) return false;
     if (warning.startsWith("code:") && !codes.includes(warning.slice(5))) return false;
     return true;
   }
 
   const BATCH_COLUMNS = [
     { key: "gene", label: "Gene", value: (v) => v.gene || "" },
-    { key: "variation", label: "Variation", value: (v) => v.variation || v.key || "" },
-    { key: "samples", label: "Samples", value: (v) => (v.samples || []).length || (v.lines || []).length, num: true },
+    { key: "variation", label: "Variation", value: (v) => variationText(v) },
+    { key: "samples", label: "Samples", value: sampleCount, num: true },
     { key: "tier", label: "Tier", value: tierRank },
     { key: "class", label: "Predicted class", value: className },
-    { key: "confidence", label: "Confidence", value: (v) => v.prediction?.probability ?? -1, num: true },
-    { key: "warnings", label: "Warnings", value: (v) => (v.prediction ? warningsOf(v.prediction).length : -1), num: true },
+    { key: "confidence", label: "Confidence", num: true,
+      value: (v) => v.prediction?.probability ?? -1 },
+    { key: "warnings", label: "Warnings", num: true,
+      value: (v) => (v.prediction ? warningsOf(v.prediction).length : -1) },
   ];
+
+  /** The protein change, or for a non-coding variant its genomic change. */
+  function variationText(v) {
+    return v.variation || v.location || (v.coding === false ? "non-coding" : v.key || "");
+  }
+
+  function sampleCount(v) {
+    return v.n_samples || (v.samples || []).length || (v.lines || []).length;
+  }
 
   function sortedVariants(a) {
     const col = BATCH_COLUMNS.find((c) => c.key === batchState.sort.key) || BATCH_COLUMNS[0];
@@ -1606,10 +1666,10 @@
     const shown = sortedVariants(a).filter(({ v }) => matchesFilters(v));
     $("batch-table").querySelector("tbody").replaceChildren(...shown.map(({ v, i }) => {
       const p = v.prediction;
-      const titles = p ? warningTitles(p) : [];
+      const warnings = p ? warningsOf(p) : [];
       const samples = v.samples || [];
       const open = h("button", { type: "button", class: "link variant-open", text: v.gene || "–",
-        "aria-label": `Details of ${v.gene} ${v.variation || v.key}` });
+        "aria-label": `Details of ${v.gene} ${variationText(v)}` });
       open.addEventListener("click", (ev) => {
         ev.stopPropagation();
         showVariant(i);
@@ -1618,18 +1678,22 @@
         "data-index": i, "aria-current": batchState.selected === i ? "true" : null },
       h("td", { "data-label": "Gene", class: "strong" }, open,
         v.consequence ? h("span", { class: "sub", text: humanize(v.consequence) }) : null),
-      h("td", { "data-label": "Variation", text: v.variation || v.key || "–" }),
-      h("td", { "data-label": "Samples", class: "num" }, String(samples.length || v.lines.length),
+      h("td", { "data-label": "Variation", text: variationText(v) || "–" }),
+      h("td", { "data-label": "Samples", class: "num" }, String(sampleCount(v)),
         samples.length ? h("span", { class: "sub", text: samples.slice(0, 2).join(", ") +
           (samples.length > 2 ? ", …" : "") }) : null),
       h("td", { "data-label": "Tier" }, tierLabel(v)
-        ? h("span", { class: `tier-badge small ${tierClass(tierName(v))}`, text: tierLabel(v) })
-        : "–"),
+        ? h("span", { class: `tier-badge small ${tierClass(tierGroup(v))}`, text: tierLabel(v) })
+        : tierGroupLabel(tierGroup(v))),
       h("td", { "data-label": "Class" }, className(v),
         !p && v.note ? h("span", { class: "sub", text: v.note }) : null),
-      h("td", { "data-label": "Confidence", class: "num", text: p ? percent(p.probability) : "–" }),
-      h("td", { "data-label": "Warnings", class: titles.length ? "warn-text" : "muted",
-        text: p ? titles.join("; ") || "None" : "–" }));
+      h("td", { "data-label": "Confidence", class: "num",
+        text: p ? percent(p.probability) : "–" }),
+      h("td", { "data-label": "Warnings" }, warnings.length
+        ? warnings.map((w, n) => h("span", { class: w.severity === "info" ? "muted" : "warn-text" },
+          n ? "; " : "", w.severity === "info" ? "Note: " : "",
+          (WARNINGS[w.code] || {}).title || humanize(w.code)))
+        : h("span", { class: "muted", text: p ? "None" : "–" })));
       row.addEventListener("click", () => showVariant(i));
       return row;
     }));
@@ -1660,28 +1724,35 @@
       else tr.removeAttribute("aria-current");
     }
     const p = v.prediction;
-    const title = `${v.gene || ""} ${v.variation || v.key || ""}`.trim();
+    const title = `${v.gene || ""} ${variationText(v)}`.trim();
     const close = h("button", { type: "button", class: "quiet", text: "Close" });
     close.addEventListener("click", () => {
       $("batch-detail").hidden = true;
       const opener = $("batch-table").querySelector(`tr[data-index="${index}"] .variant-open`);
       if (opener) opener.focus();
     });
-    const lines = v.lines || [];
-    const samples = (v.samples || []).length
-      ? v.samples : lines.map((l) => `Line ${l}`);
-    const where = [v.consequence && humanize(v.consequence), v.transcript].filter(Boolean);
+    // Each input row carrying the variant: its sample and line.
+    const carriers = (a.rows || []).filter((r) => r.variant === index)
+      .map((r) => (r.sample ? `${r.sample} (line ${r.line})` : `Line ${r.line}`));
+    const samples = carriers.length ? carriers : (v.samples || []).length ? v.samples
+      : (v.lines || []).map((l) => `Line ${l}`);
+    const where = [v.disease && `in ${v.disease}`, v.consequence && humanize(v.consequence),
+      v.transcript, v.variation && v.location].filter(Boolean);
     const query = {
       gene: v.gene || "",
       variation: v.variation || "",
-      disease: p?.disease || $("batch-disease").value.trim(),
+      disease: v.disease ?? p?.disease ?? a.disease ?? "",
       therapies: p?.drugs || [],
     };
-    const knowledge = v.knowledge || (v.tier || v.therapies?.length
-      ? { available: true, match: "none", tier: v.tier, therapies: v.therapies, items: [], total: 0 }
-      : null);
+    // The annotation keeps the tier and therapies on the variant (not repeated in knowledge).
+    const knowledge = v.knowledge || v.tier || v.therapies?.length
+      ? { available: true, match: "none", items: [], total: 0, ...(v.knowledge || {}),
+        tier: v.tier ?? v.knowledge?.tier ?? null,
+        therapies: v.therapies?.length ? v.therapies : v.knowledge?.therapies || [],
+        profile_url: v.civic_url }
+      : null;
     const functional = v.functional || [];
-    $("batch-detail").replaceChildren(
+    fill($("batch-detail"),
       h("div", { class: "detail-head" },
         h("h2", { id: "batch-detail-title", tabindex: "-1", text: title }), close),
       where.length ? h("p", { class: "muted", text: where.join(" · ") }) : null,
@@ -1691,15 +1762,14 @@
         h("p", { class: "confidence" },
           h("span", { class: "strong predicted-class", text: p.name || p.label }), " · ",
           h("span", { class: "confidence-value", text: percent(p.probability) }),
-          ` ${confidenceWords(p.probability, p.flags)}`),
+          ` ${confidenceWords(p.probability, p.flags, warningsOf(p))}`),
         renderGroup(p.group))
-        : h("p", { class: "muted", text: "Not classified: the model scores protein changes only." }),
+        : h("p", { class: "muted",
+          text: "Not classified: the model scores protein changes only." }),
       p ? renderSet(p.prediction_set, p.label) : null,
       p ? renderWarnings(warningsOf(p)) : null,
-      section(`Samples carrying it (${samples.length})`,
-        h("ul", { class: "samples" }, samples.map((s, i) => h("li", {
-          text: (v.samples || []).length && lines[i] !== undefined && v.samples.length === lines.length
-            ? `${s} (line ${lines[i]})` : s })))),
+      section(`Samples carrying it (${sampleCount(v)})`,
+        h("ul", { class: "samples" }, samples.map((text) => h("li", { text })))),
       knowledge ? h("section", { class: "result-section" },
         h("h3", { text: "What CIViC says" }), ...knowledgeParts(knowledge, query)) : null,
       functional.length ? section("What the variant does (CIViC)",
@@ -1734,7 +1804,8 @@
     const s = a.summary;
     $("batch-title").textContent = `Results for ${batchState.filename || a.source || "the batch"}`;
     $("batch-source").textContent = [
-      a.format ? `${a.format.toUpperCase()} file` : "",
+      a.format ? (a.format === "json" ? "JSON items" : `${a.format.toUpperCase()} file`) : "",
+      a.disease ? `disease ${a.disease} where a row names none` : "",
       a.model ? `model ${a.model.name} ${a.model.version}` : "",
       a.knowledge_release ? `CIViC release ${a.knowledge_release}` : "",
     ].filter(Boolean).join(" · ");
@@ -1763,7 +1834,8 @@
       const tier = v ? v.tier || v.knowledge?.tier : null;
       const therapies = (v?.therapies || []).slice(0, 12)
         .map((t) => `${t.therapy} (${t.response}, level ${t.best_level}, ${t.disease})`);
-      return [r.line, r.sample, r.gene, r.variation, r.status, tier?.label, tier?.basis,
+      return [r.line, r.sample, r.gene, r.variation, r.status,
+        tier?.label || (v ? tierGroupLabel(tierGroup(v)) : ""), tier?.basis,
         p ? p.name || p.label : "", p ? p.probability : "",
         p ? (p.prediction_set?.names || []).join("; ") : "", p ? p.prediction_set?.coverage : "",
         p ? warningsOf(p).map((w) => w.code).join("; ") : "", therapies.join("; "),
@@ -1821,7 +1893,8 @@
         `${card.name || "unknown"} · version ${card.version || "?"} · task ${humanize(card.task)}`,
         f1 ? ` · ${/cv|cross/i.test(f1.path) ? "cross-validated " : ""}macro-F1 ` +
           `${f1.value.toFixed(2)}` : "",
-        coverage ? ` · "cannot be ruled out" lists hold the right class for ${coverage} cases` : "",
+        coverage
+          ? ` · "cannot be ruled out" lists hold the right class for ${coverage} cases` : "",
       );
     } catch (err) {
       slot.textContent = err.status === 503 || err.status === 404
