@@ -55,3 +55,4 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+include deploy/docker.mk

@@ -317,10 +317,13 @@ def serve(
 
     import uvicorn
 
+    # The app factory reads its settings from the environment (also in worker processes); the
+    # host decides whether API keys are required, so it must be the one really bound.
     if model_dir is not None:
-        # The app factory reads its settings from the environment (also in worker processes).
         os.environ["ONCOCLASS_MODEL_DIR"] = str(model_dir)
-        get_settings.cache_clear()
+    if host is not None:
+        os.environ["ONCOCLASS_HOST"] = host
+    get_settings.cache_clear()
     settings = get_settings()
     uvicorn.run(
         "oncoclass.api.app:create_app",

@@ -70,12 +70,13 @@ def start_replica(folder: Path, database_url: str, model_dir: Path, data_home: P
         "OPENBLAS_NUM_THREADS": "1",
     }
     log = folder / "replica.log"
-    process = subprocess.Popen(
-        [str(ONCOCLASS), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(ONCOCLASS), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     return Replica(process, port, log)
 
 
@@ -117,11 +118,12 @@ def start_nginx(nginx: str, folder: Path, replica_ports: list[int]) -> tuple[sub
         [nginx, "-t", "-q", "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")],
         check=True,
     )
-    process = subprocess.Popen(
-        [nginx, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=(folder / "nginx.stderr").open("wb"),
-    )
+    with (folder / "nginx.stderr").open("wb") as stderr:
+        process = subprocess.Popen(
+            [nginx, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     return process, port
 
 
@@ -145,11 +147,15 @@ def postgres() -> Iterator[PostgresServer]:
 
 @pytest.mark.slow
 def test_nginx_spreads_load_and_survives_a_killed_replica(
-    tmp_path: Path, postgres: PostgresServer, lb_model_dir: Path, lb_data_home: Path
+    tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     nginx = find_nginx()
     if nginx is None:
         pytest.skip("nginx not found (apt-get install nginx)")
+    # Only now (after the checks that may skip): a model to train, a server to start.
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    lb_model_dir: Path = request.getfixturevalue("lb_model_dir")
+    lb_data_home: Path = request.getfixturevalue("lb_data_home")
     database_url = postgres.create_database("lb")
 
     with ExitStack() as stack:
@@ -162,7 +168,7 @@ def test_nginx_spreads_load_and_survives_a_killed_replica(
             replicas.append(replica)
         for replica in replicas:
             try:
-                killtest.wait_ready(replica.url, timeout_s=180, alive=replica.alive)
+                killtest.wait_ready(replica.url, timeout_s=300, alive=replica.alive)
             except TimeoutError as exc:
                 pytest.fail(f"{exc}\n{replica.log.read_text()[-3000:]}")
         process, port = start_nginx(nginx, tmp_path, [r.port for r in replicas])
@@ -187,7 +193,7 @@ def test_nginx_spreads_load_and_survives_a_killed_replica(
                 rows = connection.execute(text("SELECT id, text FROM predictions")).all()
         finally:
             engine.dispose()
-        upstream_of = killtest.parse_access_log((tmp_path / "access.log").open())
+        upstream_of = killtest.parse_access_log((tmp_path / "access.log").read_text().splitlines())
         summary = killtest.check(
             result,
             rows,
