@@ -12,9 +12,13 @@ identifier is replaced by a typed placeholder: ``[NAME]``, ``[DATE]``, ``[ID]``,
 
 No statistical NER model: spaCy's trained pipelines are not on PyPI and nothing may be
 downloaded at run time. Presidio is given its own NLP engine (the words of the text, for its
-context words), and names are found from cues ("Mr.", "Dr.", "Patient:", "seen by") and from the
-US Census Bureau's 1990 name lists (5,163 given names, 88,799 surnames) as shipped by the PyPI
-package ``names``.
+context words), and names are found from cue words before them ("Mr.", "Dr.", "Patient:", "seen
+by", "daughter"), credentials after them ("RN", "MD"), the US Census Bureau's 1990 name lists
+(5,163 given names, 88,799 surnames, as shipped by the PyPI package ``names``), and, for two
+capitalised words that no list knows, Presidio's context words around them ("(MRN", "was
+admitted"). What a statistical model would catch and this doesn't: a lone first name or
+surname with no cue ("Smith tolerated cycle 2"), and unknown names in running text with no
+context word.
 
 Kept on purpose, because the classifier reads them and none identifies a patient: gene symbols,
 variants, drug and disease names, result figures, years on their own (Safe Harbor allows them)
@@ -108,6 +112,19 @@ class ScrubResult:
     def changed(self) -> bool:
         return bool(self.entities)
 
+    def position(self, offset: int) -> int:
+        """Where ``offset`` of the original text lies in the scrubbed one (an offset inside a
+        replaced identifier moves to the end of its placeholder)."""
+        shift = 0
+        for e in sorted(self.entities, key=lambda e: e.start):
+            if e.start >= offset:
+                break
+            placeholder = len(f"[{e.type}]")
+            if e.end > offset:  # inside it
+                return e.start + shift + placeholder
+            shift += placeholder - (e.end - e.start)
+        return offset + shift
+
 
 def text_hash(text: str, key: bytes | None = None) -> str:
     """The SHA-256 of ``text`` (UTF-8) as hex: what the no-text mode stores instead of the text,
@@ -122,18 +139,17 @@ def text_hash(text: str, key: bytes | None = None) -> str:
 
 # ---- the NLP engine: words for context, no model ---------------------------------------------
 #: A word, a title or Latin abbreviation with its period ("Dr.", "e.g."), or one punctuation mark.
-_TOKEN = regex.compile(
-    r"(?i:\b(?:mrs?|ms|mx|dr|prof|pt|nos?|vs|fig|al|e\.g|i\.e)\.)|\w+|[^\w\s]"
-)
+_TOKEN = regex.compile(r"(?i:\b(?:mrs?|ms|mx|dr|prof|pt|nos?|vs|fig|al|e\.g|i\.e)\.)|\w+|[^\w\s]")
 _SENTENCE_ENDS = frozenset({".", "!", "?", ";"})
 
 
 class WordsNlpEngine(NlpEngine):
     """The NLP engine Presidio runs on: the words of the text and where they start, lower-cased
-    in place of lemmas. Presidio reads nothing else from it here (its context enhancer looks
-    for context words before a match); there is no model to load or download. A spaCy blank
-    English pipeline would give the same words ten times slower (0.6 s of a 300,000-character
-    paper) and needs a lock, its tokenizer not being safe to share between threads."""
+    in place of lemmas. Nothing else is read from it here (the context enhancer looks for
+    context words around a match), and there is no model to load or download. A spaCy blank
+    English pipeline gives the same words five times slower (0.2 s of CPU for a 300,000-
+    character paper, against 0.04 s) and needs a lock: its tokenizer grows a shared cache
+    and vocabulary, not safe to run from two threads at once."""
 
     def __init__(self) -> None:
         self._loaded = False
@@ -154,7 +170,8 @@ class WordsNlpEngine(NlpEngine):
             tokens=tokens,  # type: ignore[arg-type]  # a spaCy Doc elsewhere; only read as words
             tokens_indices=starts,
             lemmas=tokens,
-            nlp_engine=self,
+            # Without an engine NlpArtifacts skips its keyword list, which nothing here reads.
+            nlp_engine=None,
             language=language,
         )
 
@@ -177,30 +194,60 @@ class WordsNlpEngine(NlpEngine):
         return ["en"]
 
 
-class PrecedingWordsEnhancer(LemmaContextAwareEnhancer):
-    """Presidio's context enhancer (a context word among the five words before a match adds
-    0.35 to its score) with two changes: the words are taken from the match's own sentence
-    ("seen" ending one sentence says nothing of a name starting the next), and found by
-    bisection. Presidio's version scans every word of the text for every match, which makes a
-    long paper with many numbers quadratic."""
+class SentenceContextEnhancer(LemmaContextAwareEnhancer):
+    """Presidio's context enhancement: a context word of the recogniser near a match adds 0.35
+    to its score. Near means among the five words before the match or the two after it ("Ingo
+    Seifert (MRN ...", "... was admitted"), in the match's own sentence ("seen" ending one
+    sentence says nothing of a name starting the next). Presidio's version deep-copies every
+    result and scans every word of the text for every match, which makes a long text with many
+    findings quadratic (seconds at 300,000 characters); here the words are found by bisection
+    and the results, this call's own, are updated in place."""
 
     def __init__(self) -> None:
-        super().__init__(context_prefix_count=5, context_matching_mode="whole_word")
+        super().__init__(
+            context_prefix_count=5, context_suffix_count=2, context_matching_mode="whole_word"
+        )
 
-    def _extract_surrounding_words(
-        self, nlp_artifacts: NlpArtifacts, word: str, start: int
-    ) -> list[str]:
-        lemmas = nlp_artifacts.lemmas
-        i = bisect_right(nlp_artifacts.tokens_indices, start) - 1
-        words: list[str] = []
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        contexts = {r.id: {w.lower() for w in r.context} for r in recognizers if r.context}
+        for result in raw_results:
+            metadata = result.recognition_metadata or {}
+            words = contexts.get(metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
+            if not words or metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+                continue
+            if words.intersection(self._surrounding_words(nlp_artifacts, result)):
+                score = max(
+                    result.score + self.context_similarity_factor,
+                    self.min_score_with_context_similarity,
+                )
+                result.score = min(score, self.MAX_SCORE)
+        return raw_results
+
+    def _surrounding_words(self, nlp: NlpArtifacts, result: RecognizerResult) -> list[str]:
+        starts = nlp.tokens_indices
+        first = bisect_right(starts, result.start) - 1
+        after = bisect_right(starts, result.end - 1)
         # As Presidio does: the match's own first word, then the n words before it.
-        while i >= 0 and len(words) <= self.context_prefix_count:
-            lemma = lemmas[i]
-            if lemma in _SENTENCE_ENDS:
+        before = self._words(nlp.lemmas, range(first, -1, -1), self.context_prefix_count + 1)
+        following = self._words(nlp.lemmas, range(after, len(starts)), self.context_suffix_count)
+        return before + following
+
+    @staticmethod
+    def _words(lemmas: Sequence[str], indices: range, n: int) -> list[str]:
+        """Up to ``n`` words (no stop words or punctuation) at ``indices``, to a sentence end."""
+        words: list[str] = []
+        for i in indices:
+            if len(words) >= n or lemmas[i] in _SENTENCE_ENDS:
                 break
-            if lemma not in STOP_WORDS and any(c.isalnum() for c in lemma):
-                words.append(lemma)
-            i -= 1
+            if lemmas[i] not in STOP_WORDS and any(c.isalnum() for c in lemmas[i]):
+                words.append(lemmas[i])
         return words
 
 
@@ -219,28 +266,48 @@ _AMBIGUOUS_GIVEN = frozenset({
     "major", "long", "young", "case", "han", "von", "van", "le", "la", "de", "del", "di", "du",
     "da", "al", "el", "st", "ma", "mi",
 })  # fmt: skip
-#: Capitalised words that follow a name-like word without being a surname, and are no part
-#: of a name: medical, institutional, ethnic and document words.
+#: Capitalised words that are no part of a person's name: medical, institutional, ethnic and
+#: document words, report headings, titles and labels (checked in lower case).
 _NOT_NAME = frozenset({
-    "syndrome", "syndromes", "disease", "diseases", "lymphoma", "lymphomas", "leukemia",
-    "leukaemia", "sarcoma", "sarcomas", "carcinoma", "carcinomas", "tumor", "tumors", "tumour",
-    "tumours", "cell", "cells", "cancer", "cancers", "neoplasm", "neoplasms", "myeloma",
-    "melanoma", "glioma", "blastoma", "anemia", "anaemia", "histiocytosis", "hospital",
-    "hospitals", "medical", "medicine", "center", "centre", "clinic", "clinics", "institute",
-    "university", "college", "school", "foundation", "health", "healthcare", "oncology",
-    "pathology", "radiology", "surgery", "department", "board", "group", "groups", "trial",
-    "trials", "study", "studies", "cohort", "cohorts", "network", "consortium", "program",
-    "programme", "project", "registry", "database", "atlas", "laboratory", "laboratories",
-    "lab", "labs", "criteria", "score", "scale", "classification", "grade", "stage", "test",
-    "tests", "assay", "assays", "panel", "kit", "method", "index", "curve", "curves",
-    "regression", "analysis", "analyses", "estimator", "exact", "rank", "sum", "chinese",
-    "japanese", "korean", "asian", "american", "african", "european", "caucasian", "hispanic",
-    "latino", "italian", "french", "german", "british", "indian", "arab", "jewish",
-    "ashkenazi", "caribbean", "phase", "figure", "figures", "table", "tables",
-    "supplementary", "western", "eastern", "northern", "southern", "lung", "breast", "colon",
-    "liver", "brain", "kidney", "bone", "skin", "blood", "report", "reports", "note", "notes",
-    "summary", "letter", "md", "phd", "do", "rn", "np", "pa", "mbbs", "frcp", "facp",
+    # diseases and anatomy
+    "syndrome", "syndromes", "disease", "diseases", "disorder", "lymphoma", "lymphomas",
+    "leukemia", "leukaemia", "sarcoma", "sarcomas", "carcinoma", "carcinomas", "tumor",
+    "tumors", "tumour", "tumours", "cell", "cells", "cancer", "cancers", "neoplasm",
+    "neoplasms", "myeloma", "melanoma", "glioma", "blastoma", "anemia", "anaemia",
+    "histiocytosis", "lung", "breast", "colon", "liver", "brain", "kidney", "bone", "skin",
+    "blood", "marrow", "chest", "pain", "shortness", "breath",
+    # institutions, services, studies and methods
+    "hospital", "hospitals", "medical", "medicine", "center", "centre", "clinic", "clinics",
+    "institute", "university", "college", "school", "foundation", "health", "healthcare",
+    "oncology", "hematology", "haematology", "pathology", "radiology", "surgery", "genetics",
+    "genomics", "molecular", "clinical", "department", "emergency", "intensive", "care",
+    "unit", "service", "ward", "board", "group", "groups", "trial", "trials", "study",
+    "studies", "cohort", "cohorts", "network", "consortium", "program", "programme",
+    "project", "registry", "database", "atlas", "laboratory", "laboratories", "lab", "labs",
+    "criteria", "score", "scale", "classification", "grade", "stage", "test", "tests",
+    "assay", "assays", "panel", "kit", "method", "methods", "index", "curve", "curves",
+    "regression", "analysis", "analyses", "estimator", "exact", "rank", "sum", "sequencing",
+    "next", "generation", "whole", "exome", "genome", "pan", "recurrence",
+    # peoples and places
+    "chinese", "japanese", "korean", "asian", "american", "african", "european", "caucasian",
+    "hispanic", "latino", "italian", "french", "german", "british", "indian", "arab",
+    "jewish", "ashkenazi", "caribbean", "western", "eastern", "northern", "southern",
+    # documents, headings, labels, titles and degrees
+    "phase", "figure", "figures", "table", "tables", "supplementary", "report", "reports",
+    "note", "notes", "summary", "letter", "history", "present", "illness", "chief",
+    "complaint", "assessment", "plan", "impression", "diagnosis", "findings", "results",
+    "specimen", "source", "type", "final", "addendum", "comment", "interpretation",
+    "recommendation", "recommendations", "limitations", "references", "signed", "reviewed",
+    "electronically", "attending", "fellow", "resident", "nurse", "practitioner",
+    "physician", "patient", "patients", "dear", "name", "no", "number", "id", "ids", "date",
+    "birth", "age", "sex", "male", "female", "mrn", "dob", "dr", "mr", "mrs", "ms", "mx",
+    "miss", "prof", "professor", "sir", "dame", "md", "phd", "do", "rn", "np", "pa", "mbbs",
+    "frcp", "facp", "facmg",
 })  # fmt: skip
+#: Endings of long medical words ("Glioblastoma Multiforme", "Fibrillary Astrocytoma").
+_MEDICAL_ENDING = regex.compile(
+    r"(?:omas?|a?emias?|osis|itis|forme|ular|ary|ous|ive|plasia|pathy)$"
+)
 #: Words after a person's name that make it an institution's name.
 _INSTITUTIONS = frozenset({
     "university", "hospital", "hospitals", "institute", "center", "centre", "clinic",
@@ -269,7 +336,10 @@ _NAME_CUES = (
     r"|(?:electronically\s+)?signed(?:\s+out)?\s+by|dictated\s+by|reviewed\s+by|verified\s+by"
     r"|attending(?:\s+physician)?|pathologist|oncologist|physician|surgeon|clinician|nurse"
     r"|provider|dear|cc|daughter|son|wife|husband|mother|father|sister|brother|spouse|partner"
-    r"|guardian|next\s+of\s+kin|(?:emergency\s+)?contact|informant)\b)"
+    r"|guardian|next\s+of\s+kin|(?:emergency\s+)?contact|informant|counsell?or|counselor"
+    r"|phlebotomist|technologist|technician|pharmacist|coordinator|social\s+worker|attention"
+    r"|attn|grandson|granddaughter|grandmother|grandfather|aunt|uncle|niece|nephew|cousin"
+    r"|friend|caregiver|carer)\b)"
 )
 
 
@@ -287,20 +357,47 @@ def _census_names() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(given), frozenset(read("dist.all.last") - STOP_WORDS - _NOT_NAME)
 
 
-class NameListRecognizer(LocalRecognizer):
-    """Names without a cue: two or three adjacent capitalised words whose first is a known
-    given name ("Maria Gonzalez was discussed"), and, weaker, whose last is a known surname
-    ("Aarav Sharma"), which then need one of the context words before them."""
+def _no_name_part(word: str) -> bool:
+    """Whether a capitalised word (lower case, no accents) can't be part of a person's name: a
+    listed word, or a long one with a medical ending that is no known given name."""
+    if word in _NOT_NAME:
+        return True
+    return len(word) >= 8 and bool(_MEDICAL_ENDING.search(word)) and word not in _census_names()[0]
 
-    KNOWN_GIVEN_SCORE = 0.6
-    KNOWN_SURNAME_SCORE = 0.15
+
+class NameListRecognizer(LocalRecognizer):
+    """Names without a cue word before them: two or three adjacent capitalised words followed
+    by a credential ("Julita Donaldson, RN") or whose first is a known given name ("Maria
+    Gonzalez was discussed"); weaker, any other such words ("Ingo Seifert"), which then need a
+    context word around them: a title or role before, "(MRN", "(DOB", "'s daughter" or a
+    clinical verb ("was admitted") after. Also "Surname, Given" when the lists know both
+    (weak when they know one)."""
+
+    CREDENTIAL_SCORE = 0.8
+    KNOWN_SCORE = 0.6
+    WEAK_SCORE = 0.1
     CONTEXT = [
-        "patient", "pt", "name", "mr", "mrs", "ms", "dr", "referred", "signed", "dictated",
-        "attending", "dear", "daughter", "son", "wife", "husband", "mother", "father",
-        "sister", "brother", "spouse", "contact", "dob", "mrn",
+        "patient", "pt", "name", "mr", "mrs", "ms", "dr", "referred", "referring", "signed",
+        "dictated", "attending", "dear", "daughter", "son", "wife", "husband", "mother",
+        "father", "sister", "brother", "spouse", "contact", "dob", "mrn", "seen", "saw",
+        "discussed", "admitted", "presented", "consented", "declined", "age", "aged", "born",
+        "counsellor", "counselor", "phlebotomist", "technologist", "pharmacist", "attention",
+        "attn", "grandson", "granddaughter", "caregiver", "spoke", "called",
     ]  # fmt: skip
 
-    _WORD = regex.compile(rf"(?<![\w'’-]){_NAME_WORD}(?![\w'’-])")
+    #: A capitalised word, possibly possessive ("Barros's").
+    _WORD = regex.compile(rf"(?<![\w'’-]){_NAME_WORD}(?![\w-]|['’](?!s\b))")
+    _NEXT_WORD = regex.compile(r"[ \t]+([\p{L}'’]+)")
+    #: A degree or licence after a name: "Julita Donaldson, RN".
+    _CREDENTIAL = regex.compile(
+        r",?[ \t]+(?:MD|M\.D\.|DO|RN|NP|PA-C|PhD|Ph\.D\.|MBBS|MBChB|FRCP|FRCPath|FACP|FACMG"
+        r"|FCAP|CGC|MSc|DNP)\b"
+    )
+    #: "Pizzo, Michelle": surname, comma, given name.
+    _LAST_COMMA_FIRST = regex.compile(
+        rf"(?<![\w'’-])({_NAME_WORD}),[ \t]+({_NAME_WORD})(?:[ \t]+\p{{Lu}}\.)?"
+        r"(?![\w-]|['’](?!s\b))"
+    )
     #: What may stand between two parts of one name: spaces, a middle initial, particles.
     _GAP = regex.compile(rf"[ \t]+(?:(?:{_INITIAL}|{_PARTICLES})[ \t]+)*")
 
@@ -319,20 +416,32 @@ class NameListRecognizer(LocalRecognizer):
         i = 0
         while i + 1 < len(words):
             end = self._name_end(text, words, i)
-            if end - i < 2 or self._names_a_place(text, words, end):
+            if end - i < 2 or self._names_a_thing(text, words[end - 1][1]):
                 i = end
                 continue
             first = _fold(text[words[i][0] : words[i][1]])
-            last = _fold(text[words[end - 1][0] : words[end - 1][1]])
-            if first in self.given:
-                score = self.KNOWN_GIVEN_SCORE
-            elif last in self.surnames:
-                score = self.KNOWN_SURNAME_SCORE
+            if self._CREDENTIAL.match(text, words[end - 1][1]):
+                score = self.CREDENTIAL_SCORE
+            elif first in self.given or first.split("-")[0] in self.given:  # "Hans-Walter"
+                score = self.KNOWN_SCORE
             else:
-                i += 1
-                continue
+                score = self.WEAK_SCORE
             results.append(self._result(words[i][0], words[end - 1][1], score))
             i = end
+        return results + self._last_comma_first(text)
+
+    def _last_comma_first(self, text: str) -> list[RecognizerResult]:
+        """Surname, comma, given name ("Pizzo, Michelle"): sure when both lists know their
+        word, weak when one does."""
+        results = []
+        for m in self._LAST_COMMA_FIRST.finditer(text):
+            last, first = _fold(m.group(1)), _fold(m.group(2))
+            if _no_name_part(last) or _no_name_part(first) or last in STOP_WORDS:
+                continue
+            known = (first in self.given) + (last in self.surnames)
+            if known:
+                score = self.KNOWN_SCORE if known == 2 else self.WEAK_SCORE
+                results.append(self._result(m.start(), m.end(), score))
         return results
 
     def _adjacent(self, text: str, left: tuple[int, int], right: tuple[int, int]) -> bool:
@@ -341,24 +450,22 @@ class NameListRecognizer(LocalRecognizer):
     def _name_end(self, text: str, words: Sequence[tuple[int, int]], i: int) -> int:
         """Where the name starting at word ``i`` ends (exclusive): up to three adjacent words,
         none of them a word that is no part of a name."""
-        end = i + 1
+        end = i
         while (
             end < len(words)
             and end - i < 3
-            and _fold(text[words[end][0] : words[end][1]]) not in _NOT_NAME
-            and self._adjacent(text, words[end - 1], words[end])
+            and not _no_name_part(_fold(text[words[end][0] : words[end][1]]))
+            and (end == i or self._adjacent(text, words[end - 1], words[end]))
         ):
             end += 1
-        return end
+        return max(end, i + 1)
 
-    def _names_a_place(self, text: str, words: Sequence[tuple[int, int]], end: int) -> bool:
-        """Whether the word after the name makes it an institution's ("Benjamin Franklin
-        University")."""
-        if end >= len(words):
-            return False
-        start, stop = words[end]
-        return _fold(text[start:stop]) in _INSTITUTIONS and self._adjacent(
-            text, words[end - 1], words[end]
+    def _names_a_thing(self, text: str, end: int) -> bool:
+        """Whether the word after the name makes it a disease's or an institution's
+        ("Erdheim Chester disease", "Benjamin Franklin University")."""
+        m = self._NEXT_WORD.match(text, end)
+        return m is not None and (
+            _fold(m.group(1)) in _INSTITUTIONS or _no_name_part(_fold(m.group(1)))
         )
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
@@ -374,31 +481,6 @@ class NameListRecognizer(LocalRecognizer):
                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
             },
         )
-
-
-class CapitalNameRecognizer(PatternRecognizer):
-    """"Patient: SMITH, JOHN" in a report header, kept only when the given name is a known one
-    (so that "Patient: BRAF, KRAS wild-type" stays)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity="PERSON",
-            name="CapitalNameRecognizer",
-            patterns=[
-                Pattern(
-                    "LAST, FIRST after a label",
-                    r"\b(?i:patient(?:\s+name)?|name|pt)\s*:\s*\K"
-                    r"\p{Lu}{2,}(?:[-'’]\p{Lu}{2,})?,\s*\p{Lu}{2,}(?:\s+\p{Lu}\.?)?\b",
-                    0.8,
-                )
-            ],
-            global_regex_flags=_FLAGS,
-        )
-        self.given = _census_names()[0]
-
-    def invalidate_result(self, pattern_text: str) -> bool:
-        first = pattern_text.split(",", 1)[1].split()[0]
-        return _fold(first) not in self.given
 
 
 def _name_recognizers() -> list[EntityRecognizer]:
@@ -422,7 +504,20 @@ def _name_recognizers() -> list[EntityRecognizer]:
             ],
             global_regex_flags=_FLAGS,
         ),
-        CapitalNameRecognizer(),
+        PatternRecognizer(
+            supported_entity="PERSON",
+            name="CapitalNameRecognizer",
+            patterns=[
+                Pattern(
+                    "LAST, FIRST after a label",
+                    r"\b(?i:patient(?:\s+name)?|name|pt)\s*:\s*\K"
+                    r"\p{Lu}{2,}(?:[-'’ ]\p{Lu}{2,})?,\s*\p{Lu}{2,}(?:[- ]\p{Lu}{2,})?"
+                    r"(?:\s+\p{Lu}\.?)?\b",
+                    0.8,
+                )
+            ],
+            global_regex_flags=_FLAGS,
+        ),
         NameListRecognizer(),
     ]
 
@@ -438,10 +533,18 @@ _ID_CUES = (
     r"|visit\s+(?:id|number|no)|account(?:\s+(?:number|no))?|member\s+(?:id|number|no)"
     r"|policy\s+(?:number|no)|health\s+plan\s+(?:id|number|no)|nhs\s+(?:number|no)"
     r"|insurance\s+(?:id|number|no)|device\s+(?:id|serial)|serial\s+(?:number|no)"
-    r"|licen[cs]e\s+(?:number|no)|ssn)\b\.?)"
+    r"|licen[cs]e\s+(?:number|no)|barcode(?:\s+(?:id|number|no))?|tube\s+(?:id|number|no)"
+    r"|ssn)\b\.?)"
 )
 #: An identifier value: letters, digits and inner dashes, slashes or dots, with a digit.
 _ID_VALUE = r"(?=[\w/.‐-]*\d)[A-Za-z0-9](?:[A-Za-z0-9]|[-‐/.](?=[A-Za-z0-9])){3,24}(?![\w-])"
+
+
+_ID_CONTEXT = [
+    "mrn", "record", "accession", "specimen", "sample", "case", "id", "hospital", "chart",
+    "account", "member", "policy", "lab", "block", "requisition", "encounter", "identifier",
+    "no", "number", "#",
+]  # fmt: skip
 
 
 def _record_number_recognizer() -> PatternRecognizer:
@@ -459,11 +562,7 @@ def _record_number_recognizer() -> PatternRecognizer:
             # A bare long number is an identifier only next to a context word.
             Pattern("long number", r"(?<![\w.,])\d{6,12}(?![\w,]|\.\d)", 0.1),
         ],
-        context=[
-            "mrn", "record", "accession", "specimen", "sample", "case", "id", "hospital",
-            "chart", "account", "member", "policy", "lab", "block", "requisition", "encounter",
-            "identifier", "no", "number", "#",
-        ],  # fmt: skip
+        context=_ID_CONTEXT,
         global_regex_flags=_FLAGS,
     )
 
@@ -560,6 +659,8 @@ def _age_recognizer() -> PatternRecognizer:
                 r"|\s*(?:y/o|y\.o\.|yo\b)))",
                 0.85,
             ),
+            # "Kiaan O'Brien, 90, nursing-home resident"
+            Pattern("Name, NN,", rf"\p{{Lu}}\p{{Ll}}+,\s+\K{_OLD_AGE}(?=,\s)", 0.6),
             Pattern(
                 "age NN",
                 rf"\b(?i:aged?)\s*[:=]?\s*\K{_OLD_AGE}\b"
@@ -596,11 +697,19 @@ _URL_PATTERNS = [
     Pattern("www URL", r"(?i:\bwww\d{0,3}\.[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/[^\s<>\"'()]*)?)", 0.6),
     Pattern(
         "bare domain",
-        r"(?-i:\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|edu|gov|io|info|health|co\.uk"
-        r"|org\.uk|nhs\.uk)\b(?:/[^\s<>\"'()]*)?)",
+        # Starting only where a dotted run starts, with at most ten labels: "a.a.a..." (any
+        # long run of dotted words) is quadratic otherwise.
+        r"(?-i:(?<![\w.-])(?:[a-z0-9-]{1,63}\.){1,10}(?:com|org|net|edu|gov|io|info|health"
+        r"|co\.uk|org\.uk|nhs\.uk)\b(?:/[^\s<>\"'()]*)?)",
         0.5,
     ),
 ]
+
+
+def offline_domains() -> tldextract.TLDExtract:
+    """A domain parser on the public suffix list that ``tldextract`` ships (read on first
+    use): no download, no cache on disk."""
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=())
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -608,7 +717,7 @@ class OfflineEmailRecognizer(EmailRecognizer):
     ``tldextract`` ships: Presidio's own check uses tldextract's default extractor, which
     downloads the current list on first use (and caches it on disk)."""
 
-    _domains = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=())
+    _domains = offline_domains()
 
     def validate_result(self, pattern_text: str) -> bool:
         return self._domains(pattern_text).fqdn != ""
@@ -619,10 +728,13 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
     number has fewer): python-phonenumbers parses every number-like run of the text, each
     "95% CI 0.30-0.86" of a paper, which takes half a second on a 300,000-character one."""
 
-    _CANDIDATE = regex.compile(r"\d(?:[\s().\-/]{0,4}\d){6,}")
+    #: Seven digits or more, with the separators of phone numbers (not "/": "03/14/2023").
+    _CANDIDATE = regex.compile(r"\d(?:[\s().\-]{0,4}\d){6,}")
     #: Characters kept on each side: the matcher reads the neighbours of a number ("PF-" before
     #: "06463922" makes it a drug code, not a phone number).
     MARGIN = 24
+    #: More digits in one run than in two phone numbers with their country codes.
+    MAX_DIGITS = 30
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -637,6 +749,8 @@ class WindowedPhoneRecognizer(PhoneRecognizer):
     def _windows(self, text: str) -> list[tuple[int, int]]:
         windows: list[tuple[int, int]] = []
         for m in self._CANDIDATE.finditer(text):
+            if sum(c.isdigit() for c in m.group()) > self.MAX_DIGITS:
+                continue  # a table of figures, not phone numbers
             start, end = max(0, m.start() - self.MARGIN), min(len(text), m.end() + self.MARGIN)
             if windows and start <= windows[-1][1]:
                 windows[-1] = (windows[-1][0], end)
@@ -692,7 +806,7 @@ class Deidentifier:
         self._analyzer = AnalyzerEngine(
             registry=RecognizerRegistry(recognizers=recognizers, supported_languages=["en"]),
             nlp_engine=WordsNlpEngine(),
-            context_aware_enhancer=PrecedingWordsEnhancer(),
+            context_aware_enhancer=SentenceContextEnhancer(),
             supported_languages=["en"],
         )
         self.scrub("Seen by Dr. Ann Lee on 03/14/2023, MRN 4829103, tel 617-555-0142.")

@@ -12,6 +12,7 @@ call takes the current Predictor once, at its start, and finishes on it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -35,7 +36,7 @@ from oncoclass.history.models import utcnow
 from oncoclass.knowledge import KnowledgeBase, KnowledgeMatch
 from oncoclass.models.store import resolve_model_dir
 from oncoclass.predictor import Prediction, Predictor
-from oncoclass.privacy import text_hash
+from oncoclass.privacy import get_deidentifier, text_hash
 from oncoclass.schemas import (
     BatchItem,
     BatchPublic,
@@ -113,6 +114,8 @@ class OncoClassService:
                 log.warning("serving without a model: %s", exc)
         if predictor is not None:
             warm_up(predictor)
+        if history and settings.store_text == "scrubbed":
+            get_deidentifier()  # built (~0.5 s) before the first request, not during it
         if knowledge is None:
             knowledge = KnowledgeBase.from_data_home(settings.data_home)
         return cls(
@@ -352,6 +355,13 @@ class OncoClassService:
         row: int | None = None,
         sample_name: str | None = None,
     ) -> PredictionRecord:
+        """The history row of a prediction, as it may be stored: the evidence text (and the
+        sentences quoted as evidence) de-identified, or left out (``Settings.store_text``),
+        with a keyed hash of the text as received."""
+        outputs = prediction_outputs(
+            prediction, predictor.task.group_title, predictor.card["training"].get("data_release")
+        )
+        text, outputs["evidence"] = self._protect(sample.text, outputs["evidence"])
         return PredictionRecord(
             created_at=utcnow(),
             source=source,
@@ -362,21 +372,36 @@ class OncoClassService:
             variation=sample.variation,
             disease=sample.disease,
             drugs=list(sample.drugs),
-            text=sample.text,
+            text=text,
             task=prediction.task,
             label=prediction.label,
             name=prediction.name,
             probability=prediction.probability,
-            outputs=prediction_outputs(
-                prediction,
-                predictor.task.group_title,
-                predictor.card["training"].get("data_release"),
-            ),
+            outputs=outputs,
             model_name=prediction.model_name,
             model_version=prediction.model_version,
             knowledge_release=self.knowledge_release,
-            text_hash=text_hash(sample.text) if sample.text else None,
+            text_hash=text_hash(sample.text, self._hash_key) if sample.text else None,
         )
+
+    def _protect(
+        self, text: str, evidence: list[dict[str, Any]]
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The text and evidence sentences as they may be stored (see ``_record``)."""
+        if not text:
+            return "", evidence
+        if self.settings.store_text == "none":
+            return "", [{**e, "text": "", "start": 0, "end": 0} for e in evidence]
+        scrubbed = get_deidentifier().scrub(text)
+        spans = []
+        for e in evidence:
+            start, end = scrubbed.position(e["start"]), scrubbed.position(e["end"])
+            spans.append({**e, "start": start, "end": end, "text": scrubbed.text[start:end]})
+        return scrubbed.text, spans
+
+    @functools.cached_property
+    def _hash_key(self) -> bytes:
+        return self.settings.hash_key()
 
     def _store(self, records: list[PredictionRecord]) -> list[PredictionRecord]:
         if self.database is None or not records:

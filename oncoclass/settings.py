@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +36,13 @@ class Settings(BaseSettings):
     model_poll_seconds: float = 30.0
     #: SQLAlchemy URL of the prediction history; default: SQLite file in the data home.
     database_url: str | None = None
+    #: What the history keeps of an evidence text: "scrubbed" (de-identified: names, dates,
+    #: record numbers, contacts, addresses, ages over 89 replaced) or "none" (only its keyed
+    #: hash). Logs never hold a text either way.
+    store_text: Literal["scrubbed", "none"] = "scrubbed"
+    #: Secret key of the text hashes (HMAC), shared by every replica; default: a random key
+    #: created once in the data home (``text-hash.key``).
+    text_hash_key: str | None = None
     #: Largest evidence text accepted, in characters (a long paper is ~100k).
     max_text_chars: int = 300_000
     #: Largest batch accepted by the API, in rows.
@@ -60,6 +70,24 @@ class Settings(BaseSettings):
     def default_model_dir(self) -> Path:
         """The model directory, or model home (see ``oncoclass.models.store``), to serve."""
         return self.model_dir or self.models_dir / f"clinical-significance-{self.default_model}"
+
+    def hash_key(self) -> bytes:
+        """The text-hash key: the setting, else the data home's, created on first use."""
+        if self.text_hash_key:
+            return self.text_hash_key.encode()
+        path = self.data_home / "text-hash.key"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(secrets.token_hex(32).encode())
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, path)  # fails if another process made it first: keep theirs
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+        return path.read_bytes().strip()
 
     @property
     def resolved_database_url(self) -> str:

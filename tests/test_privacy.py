@@ -2,9 +2,12 @@
 clinical-report sentences with planted identifiers, and on real CIViC statements.
 
 The evaluation set (``build_eval_set``) and its scoring (``score_scrubber``) are reused by
-``python -m benchmarks.privacy``. Its names come from Faker's locale lists (ten locales), not
-from the US Census lists the recogniser knows, so the measurement is not circular: about half
-of its given names are unknown to the recogniser.
+``python -m benchmarks.privacy``: sentences of molecular tumour board notes, pathology reports
+and referral letters from templates, with fresh values in every sentence. Its names come from
+Faker's lists for ten locales, not from the US Census lists the recogniser knows, so the
+measurement is not circular: 45% of its given names are unknown to the recogniser. The
+recogniser was tuned on ``REPORT_TEMPLATES``; ``HELD_OUT_REPORT_TEMPLATES`` were written
+afterwards and say what to expect of phrasings it has not seen.
 
 Scoring (``score_scrubber``), per identifier type and overall:
 - recall: the share of planted identifiers every letter and digit of which ends up inside a
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import random
 import re
 import socket
@@ -35,13 +39,16 @@ from typing import Any
 
 import phonenumbers
 import pytest
+import tldextract
 
 from oncoclass.privacy import (
     Deidentifier,
     Entity,
+    OfflineEmailRecognizer,
     ScrubResult,
     _census_names,
     merge_spans,
+    offline_domains,
     text_hash,
 )
 
@@ -121,14 +128,26 @@ REPORT_TEMPLATES = [
     "{variant}.",
     "cc: {name}, {email}",
     "Correspondence address: {address}",
-    "Patient {name} consented to germline testing; {gene} {variant} was not found in the "
-    "germline.",
+    "Patient {name} consented to germline testing; {gene} {variant} was not found in the germline.",
     "Mr {last} (hospital number {mrn}) has {disease} with {gene} {variant}.",
     "We saw {name} again on {date} with her son, {name}.",
     "The {oldage} y/o patient declined {drug}; her daughter {name} ({phone}) agreed.",
     "Discussed with {name} by telephone on {date}: {gene} {variant} makes {drug} an option.",
     "Please send the slides to {address}, attention Dr. {last}.",
     "{name}, a {oldage}-year-old retired teacher, was referred for {gene} testing.",
+    "Addendum ({date}): the referring oncologist, Dr. {name}, requested repeat testing on "
+    "block {accession}.",
+    "{name} (age {oldage}) attended with her grandson; she lives alone at {address}.",
+    "Telephone follow-up: spoke to the patient's wife, {name}, on {date} at {phone}.",
+    "Requisition received from {email} for patient ID {mrn}.",
+    "Mr. and Mrs. {last} were counselled about the {gene} {variant} result on {date}.",
+    "Chart review: {lastfirst}, medical record number {mrn}, born {date}.",
+    "Our genetic counsellor {name} will send the letter to {street}.",
+    "Access the report online at {url} using accession {accession}.",
+    "{name}, {oldage}, nursing-home resident; {gene} testing was not pursued.",
+    "Fax results to {phone}, attention {name}.",
+    "Family history: her brother {name} died of {disease} on {date}.",
+    "Sample barcode {mrn} was collected on {date} at 08:30 by phlebotomist {name}.",
 ]
 
 #: Sentences with no identifier, and things that look like one: figures, years, ages up to
@@ -141,13 +160,48 @@ DISTRACTOR_TEMPLATES = [
     "As reported by Smith et al. (2015), {gene} exon 19 deletions predict response to {drug}.",
     "A {age}-year-old man with stage IV {disease} harbouring {gene} {variant} (rs121913529) was "
     "treated with {drug} in 2019.",
-    "The NCCN guideline (version 3.2023) recommends {drug} for {gene} {variant}; see "
-    "NCT01802632.",
+    "The NCCN guideline (version 3.2023) recommends {drug} for {gene} {variant}; see NCT01802632.",
     "Tumour mutational burden was 14 mut/Mb, PD-L1 TPS 60%, and the tumour was MSI-stable.",
     "{drug} improved overall survival (38.6 vs 31.8 months; HR 0.80, 95% CI 0.64-1.00).",
     "{gene} c.1799T>A (p.Val600Glu) was found at a {vaf}% allele frequency in {disease}.",
     "Patients aged 65 to 89 years were eligible if their ECOG performance status was 0-1.",
     "Hodgkin Lymphoma and Ewing Sarcoma cell lines were treated with {drug} 100 mg twice daily.",
+    "The patient was discussed at the Molecular Tumor Board after Next Generation Sequencing "
+    "at Foundation Medicine.",
+    "Seen in the Breast Oncology Clinic; the Oncotype DX Recurrence Score was 18.",
+    "The patient presented to the Emergency Department with Shortness of Breath and was admitted.",
+    "Final Diagnosis: {disease}. Chief Complaint: cough. The patient consented to Whole Exome "
+    "Sequencing.",
+    "A patient with Erdheim Chester disease and Glioblastoma Multiforme was seen in 2021.",
+    "Kaplan Meier estimates and Cox Proportional Hazards models were fitted (Fisher Exact test).",
+    "Overall response rate was 57% (95% CI 41-72) among 88 patients aged 34-89.",
+    "Median age at diagnosis was 67 years (range 29-88); 54% were women.",
+    "Pharmacokinetics of {drug} were studied by Chen and colleagues in 2018.",
+    "Resistance emerged through {gene} amplification in 3/14 cases (21%).",
+    "Samples were sequenced on an Illumina NovaSeq 6000 at a depth of 500x.",
+    "The Memorial Sloan Kettering Cancer Center MSK-IMPACT panel covers 505 genes.",
+]
+
+#: Written after the recogniser was tuned on the sets above, and never tuned on: its scores
+#: here are what to expect of phrasings the recogniser has not seen. (A first such set, which
+#: scored a recall of 0.83, was then used for tuning and joined the sets above.)
+HELD_OUT_REPORT_TEMPLATES = [
+    "Pt {name} ({age}F) returns for review of the {gene} {variant} result with her husband.",
+    "Consent witnessed by {name}, RN, on {date} at 14:05.",
+    "Tumour sample {accession} (block A3) from {name} was insufficient; please resubmit.",
+    "Insurance: member ID {mrn}; subscriber {name}.",
+    "{name} is a {oldage} year old widow from {street}; she lives with her niece.",
+    "Per Dr. {name}'s note dated {date}, the patient remains on {drug}.",
+    "Questions about this report can be sent to {email} or {phone}.",
+    "Results were phoned to {name} at {phone} on {date}.",
+    "HPI: {name} is a pleasant {age}-year-old gentleman with {disease}.",
+    "Outside records from {address} were reviewed; see the scanned document at {url}.",
+]
+HELD_OUT_DISTRACTOR_TEMPLATES = [
+    "Twenty-two patients (median age 71, range 45-89) received {drug} at 160 mg daily.",
+    "Hazard ratio for death, 0.70 (95% CI, 0.55 to 0.89; P=0.002); data cutoff in 2020.",
+    "{gene} {variant} was identified in DNA from FFPE tissue (tumour content 40%).",
+    "See supplementary Table S2 and Figure 3B for the 24 cell lines tested.",
 ]
 
 #: (gene, variant, drug, disease): what the classifier reads, which must survive.
@@ -177,16 +231,21 @@ US_AREA_CODES = [212, 213, 305, 312, 404, 415, 503, 602, 617, 713, 720, 206, 919
 PHONE_REGIONS = ["GB", "DE", "FR", "IT", "ES", "NL", "IN", "AU", "CA", "BR"]
 
 
+@functools.cache
+def _fakers() -> tuple[Any, Any]:
+    """Faker for names in ten locales, and for US addresses (slow to build: once)."""
+    from faker import Faker
+
+    return Faker(NAME_LOCALES), Faker("en_US")
+
+
 class _Values:
-    """Random values for the slots, reproducible from a seed."""
+    """Random values for the slots of one sentence, reproducible from a seed."""
 
     def __init__(self, seed: int) -> None:
-        from faker import Faker
-
         self.rng = random.Random(seed)
-        self.people = Faker(NAME_LOCALES)
+        self.people, self.us = _fakers()
         self.people.seed_instance(seed)
-        self.us = Faker("en_US")
         self.us.seed_instance(seed + 1)
         self.clinical = self.rng.choice(CLINICAL)
 
@@ -246,7 +305,11 @@ class _Values:
     def _phone(self) -> str:
         r = self.rng
         if r.random() < 0.6:
-            area, exchange, line = r.choice(US_AREA_CODES), r.randrange(200, 1000), r.randrange(10**4)
+            area, exchange, line = (
+                r.choice(US_AREA_CODES),
+                r.randrange(200, 1000),
+                r.randrange(10**4),
+            )
             return r.choice([
                 f"({area}) {exchange}-{line:04d}",
                 f"{area}-{exchange}-{line:04d}",
@@ -254,13 +317,19 @@ class _Values:
                 f"+1 {area} {exchange} {line:04d}",
             ])  # fmt: skip
         region = r.choice(PHONE_REGIONS)
-        kind = r.choice([phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE])
-        example = phonenumbers.example_number_for_type(region, kind)
-        while True:  # the example number with its last four digits changed, still valid
-            digits = str(example.national_number)
-            number = phonenumbers.parse(f"+{example.country_code}{digits[:-4]}{r.randrange(10**4):04d}")
+        kind = r.choice(
+            [phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE]
+        )
+        example = phonenumbers.format_number(
+            phonenumbers.example_number_for_type(region, kind), phonenumbers.PhoneNumberFormat.E164
+        )
+        for _ in range(100):  # the example number with its last four digits changed, if valid
+            number = phonenumbers.parse(f"{example[:-4]}{r.randrange(10**4):04d}")
             if phonenumbers.is_valid_number(number):
-                return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+                break
+        else:
+            number = phonenumbers.parse(example)
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
     def _email(self) -> str:
         return self.rng.choice([self.people.email(), self.people.company_email()])
@@ -269,7 +338,9 @@ class _Values:
         return self.us.street_address()
 
     def _address(self) -> str:
-        state = self.us.state_abbr(include_territories=False, include_freely_associated_states=False)
+        state = self.us.state_abbr(
+            include_territories=False, include_freely_associated_states=False
+        )
         return f"{self._street()}, {self.us.city()}, {state} {self.us.zipcode()}"
 
     def _oldage(self) -> str:
@@ -311,15 +382,21 @@ def fill_template(template: str, values: _Values) -> Example:
     return Example("".join(pieces), gold, template)
 
 
-def build_eval_set(n_reports: int = 240, n_distractors: int = 40, seed: int = 13) -> list[Example]:
+def build_eval_set(
+    n_reports: int = 240,
+    n_distractors: int = 40,
+    seed: int = 13,
+    held_out: bool = False,
+) -> list[Example]:
     """``n_reports`` sentences with planted identifiers (every report template in turn) and
-    ``n_distractors`` without, each filled with fresh random values."""
+    ``n_distractors`` without, each filled with fresh random values; from the held-out
+    templates with ``held_out``."""
+    reports = HELD_OUT_REPORT_TEMPLATES if held_out else REPORT_TEMPLATES
+    distractors = HELD_OUT_DISTRACTOR_TEMPLATES if held_out else DISTRACTOR_TEMPLATES
     examples = []
     for i in range(n_reports + n_distractors):
-        if i < n_reports:
-            template = REPORT_TEMPLATES[i % len(REPORT_TEMPLATES)]
-        else:
-            template = DISTRACTOR_TEMPLATES[i % len(DISTRACTOR_TEMPLATES)]
+        templates = reports if i < n_reports else distractors
+        template = templates[i % len(templates)]
         examples.append(fill_template(template, _Values(seed * 100_003 + i)))
     return examples
 
@@ -400,7 +477,9 @@ def score_scrubber(find: Callable[[str], list[Entity]], examples: Sequence[Examp
             score.scrubbed_chars += len(chars)
             score.scrubbed_chars_gold += sum(i in in_gold for i in chars)
             if not right:
-                score.false_positives.append(f"{e.type}: {ex.text[e.start : e.end]!r} in {ex.text!r}")
+                score.false_positives.append(
+                    f"{e.type}: {ex.text[e.start : e.end]!r} in {ex.text!r}"
+                )
     return score
 
 
@@ -415,21 +494,29 @@ def read_civic_statements(path: Path, n: int | None = None, seed: int = 13) -> l
     return rows
 
 
-_PROTECTED = re.compile(
-    r"\b(?:[A-Z][A-Z0-9]{1,9}(?:-[A-Z0-9]+)?"  # gene symbols, "ERBB2", "HLA-A"
-    r"|[A-Z]\d{1,5}(?:[A-Z]|fs|del|ins|dup|\*)\w*"  # protein changes, "V600E", "L747fs"
-    r"|[pc]\.[\w>*+-]+"  # HGVS, "p.Arg273Cys", "c.35G>A"
-    r"|rs\d+)"  # dbSNP
+#: Protein changes ("V600E", "R273C", "L747fs", "E746_A750del"), HGVS expressions
+#: ("p.Arg273Cys", "c.35G>A") and dbSNP ids.
+_VARIANT_LIKE = re.compile(
+    r"\b(?:[A-Z]\d{1,5}(?:[A-Z*]|fs|del|ins|dup)\w*|[A-Z]\d+_[A-Z]\d+\w*|[pcg]\.[\w>*+_-]+|rs\d+)"
 )
 
 
-def protected_terms(row: dict[str, str]) -> list[str]:
+def civic_genes(rows: Sequence[dict[str, str]]) -> frozenset[str]:
+    """The gene symbols of CIViC's molecular profiles ("BRAF" of "BRAF V600E")."""
+    return frozenset(
+        r["molecular_profile"].split(" ", 1)[0] for r in rows if r["molecular_profile"]
+    )
+
+
+def protected_terms(row: dict[str, str], genes: frozenset[str]) -> list[str]:
     """What the classifier reads in a CIViC statement and the scrubber must keep: the gene and
-    variant of its molecular profile, its therapies, and every gene symbol, protein change,
-    HGVS expression and dbSNP id in its text."""
-    profile = row["molecular_profile"].split(" ", 1)
-    terms = [*profile, *(t.strip() for t in row.get("therapies", "").split(","))]
-    terms += _PROTECTED.findall(row["evidence_statement"])
+    variant of its molecular profile, its therapies, and every CIViC gene symbol, protein
+    change, HGVS expression and dbSNP id in its text."""
+    text = row["evidence_statement"]
+    terms = [*row["molecular_profile"].split(" ", 1)]
+    terms += [t.strip() for t in row.get("therapies", "").split(",")]
+    terms += [w for w in re.findall(r"[A-Za-z0-9-]+", text) if w in genes]
+    terms += _VARIANT_LIKE.findall(text)
     return [t for t in terms if t]
 
 
@@ -482,11 +569,13 @@ def test_a_report_is_scrubbed_with_typed_placeholders(deid: Deidentifier) -> Non
         ("PATIENT: GARCIA, MARIA", "PATIENT: [NAME]"),
         ("Referred by Aarav Sharma for testing.", "Referred by [NAME] for testing."),
         ("Maria Gonzalez was discussed today.", "[NAME] was discussed today."),
-        ("Signed: Smith, John A.", "Signed: Smith, John A."),  # no cue word: kept
-        ("Seen on 2023-03-14 and 14.03.2023 and 14 Mar 2023.", "Seen on [DATE] and [DATE] and [DATE]."),
+        ("Signed: Smith, John A.", "Signed: [NAME]"),
+        ("Cox, Fisher and Wilcoxon tests", "Cox, Fisher and Wilcoxon tests"),
+        ("On 2023-03-14, 14.03.2023, 14 Mar 2023.", "On [DATE], [DATE], [DATE]."),
         ("accession S22-10482; MRN: E4829103", "accession [ID]; MRN: [ID]"),
         ("Call +44 20 7946 0958 or 617.555.0142.", "Call [PHONE] or [PHONE]."),
-        ("aged 94, age: 97, 93 y/o, 91 years of age", "aged [AGE>89], age: [AGE>89], [AGE>89] y/o, [AGE>89] years of age"),
+        ("aged 94, age: 97, 93 y/o", "aged [AGE>89], age: [AGE>89], [AGE>89] y/o"),
+        ("91 years of age, 100-year-old", "[AGE>89] years of age, [AGE>89]-year-old"),
         ("See https://portal.example.org/p/123 or www.example.com.", "See [URL] or [URL]."),
         ("From 10.24.3.117 at PO Box 1234.", "From [IP] at [ADDRESS]."),
         ("SSN 123-45-6789, ZIP code 02115", "SSN [ID], ZIP code [ADDRESS]"),
@@ -557,7 +646,9 @@ def test_eval_set_is_large_varied_and_not_circular() -> None:
         ex.text[g.start : g.end].split()[0].lower()
         for ex in examples
         for g in ex.gold
-        if g.type == "NAME" and " " in ex.text[g.start : g.end] and "," not in ex.text[g.start : g.end]
+        if g.type == "NAME"
+        and " " in ex.text[g.start : g.end]
+        and "," not in ex.text[g.start : g.end]
     ]
     unknown = sum(f not in given for f in firsts) / len(firsts)
     assert 0.2 < unknown < 0.9
@@ -566,18 +657,24 @@ def test_eval_set_is_large_varied_and_not_circular() -> None:
 
 def test_recall_and_precision_on_planted_identifiers(eval_score: Score) -> None:
     overall = eval_score.summary()["overall"]
-    assert overall["recall"] >= 0.93, eval_score.misses
+    assert overall["recall"] >= 0.96, eval_score.misses
     assert overall["precision"] >= 0.95, eval_score.false_positives
     assert overall["label_agreement"] >= 0.95
     assert eval_score.summary()["char_recall"] >= 0.96
     assert eval_score.summary()["char_precision"] >= 0.95
 
 
+def test_recall_and_precision_on_held_out_phrasings(deid: Deidentifier) -> None:
+    score = score_scrubber(deid.find, build_eval_set(120, 30, held_out=True)).summary()
+    assert score["overall"]["recall"] >= 0.85
+    assert score["overall"]["precision"] >= 0.95
+
+
 @pytest.mark.parametrize(
     ("kind", "floor"),
     [
-        ("NAME", 0.85), ("DATE", 0.97), ("ID", 0.97), ("PHONE", 0.97), ("EMAIL", 0.99),
-        ("ADDRESS", 0.8), ("AGE>89", 0.99), ("URL", 0.99), ("IP", 0.99),
+        ("NAME", 0.92), ("DATE", 0.98), ("ID", 0.98), ("PHONE", 0.97), ("EMAIL", 0.99),
+        ("ADDRESS", 0.95), ("AGE>89", 0.99), ("URL", 0.99), ("IP", 0.99),
     ],
 )  # fmt: skip
 def test_recall_per_type(eval_score: Score, kind: str, floor: float) -> None:
@@ -602,16 +699,29 @@ def test_civic_genes_variants_and_drugs_are_never_scrubbed(
     path = shared_data / CIVIC_2024
     if not path.is_file():
         pytest.skip(f"{path} not found")
+    genes = civic_genes(read_civic_statements(path))
     rows = read_civic_statements(path, n=600)
     changed, touched = 0, []
     for row in rows:
         text = row["evidence_statement"]
         result = deid.scrub(text)
         changed += result.changed
-        touched += scrubbed_protected(result, text, protected_terms(row))
+        touched += scrubbed_protected(result, text, protected_terms(row, genes))
     assert touched == []
     # Dates ("on May 19, 2020, the FDA ...") and patient codes of papers: a few percent.
     assert changed / len(rows) < 0.05
+
+
+@pytest.mark.integration
+def test_speed_on_a_paper_length_text(deid: Deidentifier, shared_data: Path) -> None:
+    path = shared_data / CIVIC_2024
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    paper = " ".join(r["evidence_statement"] for r in read_civic_statements(path))[:300_000]
+    start = time.perf_counter()
+    deid.scrub(paper)
+    # About 0.3 s on a quiet machine (the benchmark measures it); room for a busy one.
+    assert time.perf_counter() - start < 3.0
 
 
 # ---- speed, threads, no download -------------------------------------------------------------
@@ -630,10 +740,24 @@ def test_speed(deid: Deidentifier) -> None:
         times.append(time.perf_counter() - start)
     # A few ms on a quiet machine; the bounds leave room for a busy 2-core CI machine.
     assert statistics.median(times) < 0.05
-    paper = _report(300_000)
+    # A 300,000-character text as dense in identifiers as the reports (one every 50
+    # characters; a paper has a few): about a second on a quiet machine. Presidio's own
+    # context enhancement would take minutes here (quadratic), which this bound catches.
+    dense = _report(300_000)
     start = time.perf_counter()
-    deid.scrub(paper)
-    assert time.perf_counter() - start < 3.0
+    deid.scrub(dense)
+    assert time.perf_counter() - start < 15.0
+
+
+@pytest.mark.parametrize("unit", ["a.", "1.", "1 ", "1-", "Aa ", "Mr. Aa ", "123 Aa "])
+def test_no_pattern_is_quadratic_on_long_runs(deid: Deidentifier, unit: str) -> None:
+    # 100,000 characters of one repeated unit: a few tenths of a second each. A pattern that
+    # scans the whole run from every position takes minutes: "a." took 60 s at 50,000
+    # characters (Presidio's regex time-out) with an unbounded domain pattern.
+    text = unit * (100_000 // len(unit))
+    start = time.process_time()
+    deid.scrub(text)
+    assert time.process_time() - start < 5.0
 
 
 def test_concurrent_calls_give_the_sequential_results(deid: Deidentifier) -> None:
@@ -655,19 +779,20 @@ def test_concurrent_calls_give_the_sequential_results(deid: Deidentifier) -> Non
 
 def test_nothing_is_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Presidio's defaults download a spaCy model and the public suffix list: with every
-    connection refused, the module is loaded afresh, built and used without trying one."""
-    import importlib
-
-    import oncoclass.privacy
-
+    connection refused, a Deidentifier is built and used, its suffix list read afresh, without
+    trying one."""
     attempts: list[Any] = []
 
-    def refuse(self: socket.socket, address: Any) -> None:
-        attempts.append(address)
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(args)
         raise OSError("no network in this test")
 
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)  # name look-ups
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    fresh = importlib.reload(oncoclass.privacy)
-    result = fresh.Deidentifier().scrub("Write to jane.doe@example.org, see https://example.org.")
+    monkeypatch.setattr(OfflineEmailRecognizer, "_domains", offline_domains())
+    result = Deidentifier().scrub("Write to jane.doe@example.org, see https://example.org.")
     assert result.text == "Write to [EMAIL], see [URL]."
     assert attempts == []
+    # The guard works: tldextract's default extractor does try to download.
+    tldextract.TLDExtract(cache_dir=None)("example.org")
+    assert attempts
