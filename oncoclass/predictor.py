@@ -256,7 +256,12 @@ class Predictor:
             probabilities=[
                 ClassProbability(c, n, float(q)) for c, n, q in zip(classes, names, p, strict=True)
             ],
-            prediction_set=[classes[j] for j in order if in_set[j]],
+            # The conformal set, plus any class as close to the top one as a close call: a
+            # superset (its coverage can only rise), never a one-class set beside a
+            # "close call" warning.
+            prediction_set=[
+                classes[j] for j in order if in_set[j] or p[top] - p[j] < self.min_margin
+            ],
             set_coverage=self.coverage,
             margin=margin,
             group=group_probabilities[0],

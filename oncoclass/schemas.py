@@ -540,32 +540,6 @@ class RowError(BaseModel):
     message: str
 
 
-class BatchRowPublic(BaseModel):
-    """One input row: ``ok`` with its prediction, or not with its error; ``gene``,
-    ``variation`` and ``sample`` echo the input so that a failed row can be found."""
-
-    row: int
-    ok: bool
-    gene: str | None = None
-    variation: str | None = None
-    sample: str | None = None
-    prediction: PredictionPublic | None = None
-    error: RowError | None = None
-
-
-class BatchPublic(BaseModel):
-    """Every row's result, in input order: a prediction, or the error that row had."""
-
-    batch_id: str | None = Field(description="Shared by the stored rows (None if none scored).")
-    model: ModelRef
-    task: str
-    total: int
-    scored: int
-    failed: int
-    results: list[BatchRowPublic]
-    errors: list[RowError]
-
-
 class TrainingPublic(BaseModel):
     model_config = ConfigDict(extra="allow")
 

@@ -15,13 +15,8 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from oncoclass.data.records import Sample
 from oncoclass.data.tasks import get_task
@@ -38,9 +33,6 @@ from oncoclass.models.store import resolve_model_dir
 from oncoclass.predictor import Prediction, Predictor
 from oncoclass.privacy import get_deidentifier, text_hash
 from oncoclass.schemas import (
-    BatchItem,
-    BatchPublic,
-    BatchRowPublic,
     ClassPublic,
     LimitsPublic,
     ModelPublic,
@@ -48,26 +40,15 @@ from oncoclass.schemas import (
     PredictionCreate,
     PredictionList,
     PredictionPublic,
-    RowError,
     TrainingPublic,
-    clean_text,
     prediction_outputs,
 )
 from oncoclass.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: CIViC items shown per batch row (a single prediction shows up to 50).
-BATCH_KNOWLEDGE_ITEMS = 3
+#: CIViC items in an answer (every item is reachable through GET /v1/knowledge).
 SINGLE_KNOWLEDGE_ITEMS = 50
-
-
-@dataclass(frozen=True, slots=True)
-class RawRow:
-    """A batch row as read, not yet validated: ``row`` is its 1-based place in the input."""
-
-    row: int
-    values: Any
 
 
 class OncoClassService:
@@ -249,71 +230,6 @@ class OncoClassService:
             therapies=sample.drugs,
         )
 
-    def predict_batch(
-        self,
-        rows: Sequence[RawRow],
-        *,
-        explain: bool = False,
-        default_disease: str = "",
-        task: str | None = None,
-    ) -> BatchPublic:
-        """Validate every row, score the valid ones in one model pass, store them atomically;
-        a bad row gets its own error and the others are still scored."""
-        predictor = self.predictor
-        check_task(task, predictor)
-        results: dict[int, BatchRowPublic] = {}
-        valid: list[tuple[int, Sample, str]] = []
-        for raw in rows:
-            try:
-                item = BatchItem.model_validate(raw.values)
-                sample = predictor.make_sample(
-                    item.gene,
-                    item.variation,
-                    item.text,
-                    item.disease or default_disease,
-                    item.drugs,
-                    id=str(raw.row),
-                )
-            except ValidationError as exc:
-                results[raw.row] = _row_error(raw, *_validation_message(exc))
-            except InvalidInputError as exc:
-                results[raw.row] = _row_error(raw, exc.field, str(exc))
-            else:
-                valid.append((raw.row, sample, item.sample))
-
-        batch_id = uuid.uuid4().hex if valid else None
-        predictions = predictor.predict_samples([s for _, s, _ in valid], explain=explain)
-        records = self._store(
-            [
-                self._record(
-                    predictor, p, s, source="batch", batch_id=batch_id, row=row, sample_name=name
-                )
-                for (row, s, name), p in zip(valid, predictions, strict=True)
-            ]
-        )
-        for (row, sample, _), record in zip(valid, records, strict=True):
-            match = self.lookup(sample, limit=BATCH_KNOWLEDGE_ITEMS)
-            results[row] = BatchRowPublic(
-                row=row,
-                ok=True,
-                gene=record.gene,
-                variation=record.variation,
-                sample=record.sample,
-                prediction=PredictionPublic.from_record(record, match),
-            )
-        ordered = [results[raw.row] for raw in rows]
-        errors = [r.error for r in ordered if r.error is not None]
-        return BatchPublic(
-            batch_id=batch_id,
-            model=self.model_ref(predictor),
-            task=predictor.task.name,
-            total=len(ordered),
-            scored=len(records),
-            failed=len(errors),
-            results=ordered,
-            errors=errors,
-        )
-
     # ---- history --------------------------------------------------------------------------------
     def list_predictions(
         self, *, limit: int = 50, offset: int = 0, gene: str | None = None
@@ -454,34 +370,10 @@ def check_task(task: str | None, predictor: Predictor) -> None:
     )
 
 
-def _row_error(raw: RawRow, field: str | None, message: str) -> BatchRowPublic:
-    values = raw.values if isinstance(raw.values, dict) else {}
-    echo = {k: _echo(values.get(k)) for k in ("gene", "variation", "sample")}
-    return BatchRowPublic(
-        row=raw.row, ok=False, **echo, error=RowError(row=raw.row, field=field, message=message)
-    )
-
-
-def _echo(value: Any) -> str | None:
-    """A bad row's input, shown back so that the caller can find it (short strings only)."""
-    return clean_text(value)[:200] if isinstance(value, str) else None
-
-
-def _validation_message(exc: ValidationError) -> tuple[str | None, str]:
-    error = exc.errors()[0]
-    loc = [str(p) for p in error.get("loc", ())]
-    field = loc[0] if loc else None
-    if error.get("type") == "model_type":
-        return None, "the row must be an object with gene and variation"
-    return field, f"{'.'.join(loc) or 'row'}: {error.get('msg', 'invalid')}"
-
-
 __all__ = [
-    "BATCH_KNOWLEDGE_ITEMS",
     "SINGLE_KNOWLEDGE_ITEMS",
     "KnowledgeMatch",
     "OncoClassService",
-    "RawRow",
     "check_task",
     "load_predictor",
     "warm_up",

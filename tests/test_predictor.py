@@ -72,7 +72,10 @@ def test_close_calls_are_flagged_by_margin(predictor):
     flagged = "close_call" in p.warning_codes
     assert flagged == (p.margin < predictor.min_margin)
     strict = Predictor(predictor.model, min_margin=1.0)
-    assert "close_call" in strict.predict("EGFR", "T790M", TEXT).warning_codes
+    answer = strict.predict("EGFR", "T790M", TEXT)
+    assert "close_call" in answer.warning_codes
+    # A close call is never a one-class set: every class within the margin is in it.
+    assert len(answer.prediction_set) == len(predictor.classes)
 
 
 def test_a_text_about_another_variant_is_flagged(predictor):

@@ -1,19 +1,30 @@
-"""POST /v1/predict/batch: JSON items, CSV and real MAF uploads, per-row errors, limits, CSV."""
+"""POST /v1/predict/batch: JSON items and VCF / MAF / CSV uploads give one answer schema (the
+annotation: distinct variants scored once, every row kept), per-row errors, 4xx for bad files
+naming the line, limits while reading, and a CSV for people."""
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from oncoclass.api.batch import read_table
-from oncoclass.errors import InvalidInputError
+from oncoclass.api import batch as batch_io
+from oncoclass.predictor import Predictor
+from oncoclass.schemas import AnnotationPublic
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 MAF = "msk_summit_neratinib/data_mutations_extended.txt"
+VCF = "vcf/pvactools_protein_altering_TN_GRCh38_vep95.vcf"
+BATCH = "/v1/predict/batch"
+
+
+def upload(client: TestClient, name: str, content: bytes | str, **kwargs: object) -> object:
+    return client.post(BATCH, files={"file": (name, content, "application/octet-stream")}, **kwargs)
 
 
 def test_bad_rows_get_their_own_error_and_the_others_are_scored(client: TestClient) -> None:
@@ -25,53 +36,102 @@ def test_bad_rows_get_their_own_error_and_the_others_are_scored(client: TestClie
         {"gene": "EGFR", "variation": "T790M", "drugs": "Erlotinib; Gefitinib", "sample": "S1"},
         "not an object",
     ]
-    response = client.post("/v1/predict/batch", json={"items": items})
+    response = client.post(BATCH, json={"items": items})
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert (body["total"], body["scored"], body["failed"]) == (6, 2, 4)
-    assert [r["row"] for r in body["results"]] == [1, 2, 3, 4, 5, 6]
-    assert [r["ok"] for r in body["results"]] == [True, False, False, False, True, False]
-    errors = {e["row"]: e for e in body["errors"]}
-    assert errors[2]["field"] == "gene" and "empty" in errors[2]["message"]
-    assert errors[3]["field"] == "variation"
-    assert errors[4]["field"] == "text" and "5,000" in errors[4]["message"]
-    assert errors[6]["field"] is None
-    assert body["results"][3]["gene"] == "EGFR"  # a failed row still says which variant it was
+    body = AnnotationPublic.model_validate(response.json())
+    assert (body.summary.rows, body.summary.scored, body.summary.failed) == (6, 2, 4)
+    assert (body.source, body.format) == ("json", "json")
+    assert [r.line for r in body.rows] == [1, 2, 3, 4, 5, 6]
+    assert [r.status for r in body.rows] == ["scored"] + ["error"] * 3 + ["scored", "error"]
+    errors = {e.row: e for e in body.errors}
+    assert errors[2].field == "gene" and "empty" in errors[2].message
+    assert errors[3].field == "variation"
+    assert errors[4].field == "text" and "5,000" in errors[4].message
+    assert errors[6].field is None
+    assert body.rows[3].gene == "EGFR"  # a failed row still says which variant it was
 
-    ok = body["results"][4]
-    assert ok["prediction"]["drugs"] == ["Erlotinib", "Gefitinib"]
-    assert ok["sample"] == ok["prediction"]["sample"] == "S1"
-    assert ok["prediction"]["evidence"] == []  # batch rows are not explained unless asked
-    assert ok["prediction"]["knowledge"]["match"] in ("exact", "position", "type", "none")
+    egfr = body.variants[body.rows[4].variant]
+    assert egfr.samples == ["S1"] and egfr.prediction is not None
+    assert egfr.prediction.drugs == ["Erlotinib", "Gefitinib"]
+    assert egfr.prediction.evidence == []  # not explained unless asked
+    assert egfr.knowledge is not None and egfr.knowledge.available
 
-    # The scored rows are in the history, under one batch id.
+    # The scored variants are in the history, under one batch id.
     history = client.get("/v1/predictions").json()
     assert history["total"] == 2
-    assert {p["batch_id"] for p in history["items"]} == {body["batch_id"]}
+    assert {p["batch_id"] for p in history["items"]} == {body.batch_id}
     assert {p["row"] for p in history["items"]} == {1, 5}
 
 
 @sqlite_only
 def test_explain_on_request(client: TestClient) -> None:
     item = {"gene": "BRAF", "variation": "V600E", "text": "One sentence. Another sentence."}
-    body = client.post("/v1/predict/batch", json={"items": [item], "explain": True}).json()
-    assert len(body["results"][0]["prediction"]["evidence"]) == 2
-    too_many = {"items": [item] * 101, "explain": True}
-    response = client.post("/v1/predict/batch", json=too_many)
+    body = client.post(BATCH, json={"items": [item], "explain": True}).json()
+    assert len(body["variants"][0]["prediction"]["evidence"]) == 2
+    # The cost is per distinct text: 101 copies of one are one explanation, 101 texts too many.
+    assert client.post(BATCH, json={"items": [item] * 101, "explain": True}).status_code == 200
+    texts = [item | {"text": f"Sentence {i}. Another."} for i in range(101)]
+    response = client.post(BATCH, json={"items": texts, "explain": True})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "explain"]
 
 
 @sqlite_only
-def test_too_many_rows_is_413_with_a_clear_message(client: TestClient) -> None:
+def test_too_many_rows_or_too_much_text_is_413(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     items = [{"gene": "BRAF", "variation": "V600E"}] * 201
-    response = client.post("/v1/predict/batch", json={"items": items})
+    response = client.post(BATCH, json={"items": items})
     assert response.status_code == 413
-    assert "200" in response.json()["detail"][0]["msg"]
+    error = response.json()["detail"][0]
+    assert "200" in error["msg"] and error["loc"][-1] == "items"
     table = "gene,variation\n" + "BRAF,V600E\n" * 201
-    upload = client.post("/v1/predict/batch", files={"file": ("t.csv", table, "text/csv")})
-    assert upload.status_code == 413
-    assert client.get("/v1/predictions").json()["total"] == 0
+    response = upload(client, "t.csv", table)
+    assert response.status_code == 413 and "200 rows" in response.json()["detail"][0]["msg"]
+
+    monkeypatch.setattr(batch_io, "MAX_BATCH_TEXT_CHARS", 1_000)
+    texts = [{"gene": "BRAF", "variation": "V600E", "text": "t" * 400}] * 3
+    response = client.post(BATCH, json={"items": texts})
+    assert response.status_code == 413 and "1,000 characters" in response.text
+    assert client.get("/v1/predictions").json()["total"] == 0  # nothing stored
+
+
+@sqlite_only
+def test_upload_over_the_byte_limit_is_stopped_while_read(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also without a Content-Length (a chunked body): the limit is counted as it streams."""
+    monkeypatch.setattr(batch_io, "MAX_UPLOAD_BYTES", 10_000)
+    monkeypatch.setattr(batch_io, "FORM_OVERHEAD_BYTES", 1_000)
+    sent: list[int] = []
+    boundary = "oncoclass-test-boundary"
+
+    def chunked() -> Iterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\ngene,variation\r\n"
+        ).encode()
+        for _ in range(1_000):  # 100 kB in all, far over the limit
+            sent.append(1)
+            yield b"BRAF,V600E\n" * 10
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post(
+        BATCH,
+        content=chunked(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413, response.text
+    assert "MiB" in response.json()["detail"][0]["msg"]
+    # A file under the form limit but over the file limit is refused while it is copied.
+    monkeypatch.setattr(batch_io, "FORM_OVERHEAD_BYTES", 100_000)
+    response = upload(client, "big.csv", "gene,variation\n" + "BRAF,V600E\n" * 1_000)
+    assert response.status_code == 413
+    chunked_json = (b'{"items": []' + b" " * 20_000 + b"}" for _ in range(1))
+    response = client.post(
+        BATCH, content=chunked_json, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
 
 
 @sqlite_only
@@ -87,115 +147,153 @@ def test_too_many_rows_is_413_with_a_clear_message(client: TestClient) -> None:
     ],
 )
 def test_malformed_batches_are_422(client: TestClient, body: object, field: str) -> None:
-    response = client.post("/v1/predict/batch", json=body)
+    response = client.post(BATCH, json=body)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"][-1] == field
 
 
 @sqlite_only
 def test_empty_batch_is_fine(client: TestClient) -> None:
-    body = client.post("/v1/predict/batch", json={"items": []}).json()
-    assert (body["total"], body["scored"], body["batch_id"]) == (0, 0, None)
+    body = client.post(BATCH, json={"items": []}).json()
+    assert (body["summary"]["rows"], body["summary"]["scored"], body["batch_id"]) == (0, 0, None)
 
 
 def test_csv_upload_with_optional_columns(client: TestClient) -> None:
     table = (
-        "Gene,Variation,Disease,Drugs,Text\n"
-        'BRAF,V600E,Melanoma,"Dabrafenib, Trametinib","Responds, durably, to dabrafenib."\n'
-        ",R273C,,,\n"
-        "TP53,R273C,,,\n"
+        "Gene,Variation,Disease,Drugs,Text,Sample\n"
+        'BRAF,V600E,Melanoma,"Dabrafenib, Trametinib","Responds, durably, to dabrafenib.",P1\n'
+        ",R273C,,,,P2\n"
+        "TP53,R273C,,,,P2\n"
     )
-    response = client.post("/v1/predict/batch", files={"file": ("mine.csv", table, "text/csv")})
+    response = upload(client, "mine.csv", table)
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert (body["scored"], body["failed"]) == (2, 1)
-    first = body["results"][0]["prediction"]
-    assert first["drugs"] == ["Dabrafenib", "Trametinib"]
-    assert first["text"] == "Responds, durably, to dabrafenib."
-    assert body["errors"] == [{"row": 2, "field": "gene", "message": "gene is empty"}]
+    body = AnnotationPublic.model_validate(response.json())
+    assert (body.format, body.source, body.summary.scored, body.summary.failed) == (
+        "table",
+        "mine.csv",
+        2,
+        1,
+    )
+    braf = body.variants[0].prediction
+    assert braf.drugs == ["Dabrafenib", "Trametinib"] and braf.disease == "Melanoma"
+    assert braf.text == "Responds, durably, to dabrafenib."
+    assert [(e.row, e.field, e.message) for e in body.errors] == [(3, "gene", "gene is empty")]
 
 
 def test_real_maf_upload(client: TestClient, shared_data: Path) -> None:
-    """The MSK SUMMIT MAF: '#' comments skipped, Hugo_Symbol + HGVSp_Short, 190 rows."""
+    """The MSK SUMMIT MAF: each of its 137 variants scored once, 190 rows kept per sample."""
     maf = (shared_data / MAF).read_bytes()
-    response = client.post(
-        "/v1/predict/batch",
-        files={"file": ("data_mutations_extended.txt", maf, "text/plain")},
-        data={"disease": "Biliary Tract Cancer"},
+    response = upload(
+        client, "data_mutations_extended.txt", maf, data={"disease": "Biliary Tract Cancer"}
     )
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["total"] == 190
-    assert body["scored"] + body["failed"] == 190 and body["scored"] >= 180
-    rows = {r["row"]: r for r in body["results"]}
-    atm = rows[1]["prediction"]
-    assert (atm["gene"], atm["variation"], atm["sample"]) == ("ATM", "p.R1917T", "P7_A")
-    assert atm["parsed_variation"]["normalized"] == "R1917T"
-    assert atm["disease"] == "Biliary Tract Cancer"
-    assert rows[2]["prediction"]["parsed_variation"]["type"] == "splice"  # p.X2151_splice
-    assert client.get("/v1/predictions?limit=0").json()["total"] == body["scored"]
+    body = AnnotationPublic.model_validate(response.json())
+    s = body.summary
+    assert (s.rows, s.variants, s.samples, s.scored, s.failed) == (190, 137, 32, 137, 0)
+    assert body.format == "maf" and body.disease == "Biliary Tract Cancer"
+    atm = body.variants[body.rows[0].variant]
+    assert (atm.gene, atm.variation, atm.samples) == ("ATM", "R1917T", ["P7_A"])
+    assert atm.prediction.parsed_variation.normalized == "R1917T"
+    assert atm.prediction.disease == "Biliary Tract Cancer"
+    splice = body.variants[body.rows[1].variant]
+    assert splice.prediction.parsed_variation.type == "splice"  # p.X2151_splice
+    erbb2 = next(v for v in body.variants if (v.gene, v.variation) == ("ERBB2", "S310F"))
+    assert erbb2.n_samples == 13 and erbb2.tier is not None and erbb2.therapies
+    # One history row per distinct scored variant, not per sample.
+    assert client.get("/v1/predictions?limit=0").json()["total"] == 137
 
 
 @sqlite_only
-def test_csv_download(client: TestClient, predictor) -> None:  # noqa: ANN001
-    items = [{"gene": "BRAF", "variation": "V600E", "sample": "=cmd()"}, {"gene": "BRAF"}]
+def test_real_vcf_upload_plain_and_gzipped(client: TestClient, shared_data: Path) -> None:
+    vcf = (shared_data / VCF).read_bytes()
+    plain = upload(client, "tumour.vcf", vcf).json()
+    packed = upload(client, "tumour.vcf.gz", gzip.compress(vcf)).json()
+    assert plain["format"] == packed["format"] == "vcf"
+    assert plain["summary"] == packed["summary"]
+    assert plain["summary"]["rows"] == 140 and plain["summary"]["non_coding"] > 0
+    statuses = {r["status"] for r in plain["rows"]}
+    assert statuses == {"scored", "non_coding"}
+    non_coding = [v for v in plain["variants"] if not v["coding"]]
+    assert all(v["prediction"] is None and v["note"] for v in non_coding)
+
+
+@sqlite_only
+def test_csv_download(client: TestClient, predictor: Predictor) -> None:
+    items = [
+        {"gene": "BRAF", "variation": "V600E", "sample": "=cmd()", "disease": "Melanoma"},
+        {"gene": "BRAF", "variation": "V600E", "sample": "S2", "disease": "Melanoma"},
+        {"gene": "BRAF", "sample": "S3"},
+    ]
     for kwargs in ({"params": {"format": "csv"}}, {"headers": {"accept": "text/csv"}}):
-        response = client.post("/v1/predict/batch", json={"items": items}, **kwargs)
+        response = client.post(BATCH, json={"items": items}, **kwargs)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/csv")
         assert "attachment" in response.headers["content-disposition"]
         rows = list(csv.DictReader(io.StringIO(response.text)))
-        assert [r["status"] for r in rows] == ["ok", "error"]
+        assert [r["status"] for r in rows] == ["scored", "scored", "error"]
         assert rows[0]["sample"] == "'=cmd()"  # no formula injection in spreadsheets
-        assert rows[0]["civic_match"] == "exact" and int(rows[0]["civic_items"]) > 0
-        assert float(rows[0][f"p[{rows[0]['label']}]"]) == float(rows[0]["probability"])
-        assert len(rows[0]["probability"]) <= 6  # rounded for people, not 17 digits
-        assert rows[0]["prediction_set"].split(" | ")[0] == rows[0]["name"]
-        assert "no_text" in rows[0]["warnings"].split(" | ")
-        assert (rows[1]["error_field"], rows[1]["gene"]) == ("variation", "BRAF")
-        assert len([k for k in rows[0] if k.startswith("p[")]) == len(predictor.classes)
+        assert rows[0]["tier"].startswith("Tier I") and "Vemurafenib" in rows[0]["therapies"]
+        assert rows[0]["civic_url"].startswith("https://civicdb.org/")
+        assert len(rows[0]["probability"]) <= 5  # rounded for people, not 17 digits
+        assert rows[0]["prediction_set"].split(" | ")[0] == rows[0]["class"]
+        assert rows[0]["class"] in {c.name for c in predictor.classes}
+        assert "no evidence text" in rows[0]["warnings"]
+        assert rows[2]["error"].startswith("variation:") and rows[2]["sample"] == "S3"
 
 
 @sqlite_only
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("name", "content", "message"),
     [
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-        (b"", "empty"),
-        (b"name,colour\nBRAF,red\n", "no gene column"),
-        (b"gene\nBRAF\n", "no variation column"),
-        (b"# only a comment\n", "empty"),
+        ("x.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        ("x.csv", b"", "empty"),
+        ("x.csv", b"name,colour\nBRAF,red\n", "no gene column"),
+        ("x.csv", b"gene\nBRAF\n", "no variation column"),
+        ("x.csv", b"# only a comment\n", "empty"),
+        ("x.xlsx", b"PK\x03\x04 a workbook", "ZIP"),
+        ("x.vcf", b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n", "VEP"),
     ],
 )
 def test_unreadable_uploads_are_422_naming_the_file(
-    client: TestClient, content: bytes, message: str
+    client: TestClient, name: str, content: bytes, message: str
 ) -> None:
-    response = client.post("/v1/predict/batch", files={"file": ("x.csv", content)})
+    response = upload(client, name, content)
     assert response.status_code == 422, response.text
     error = response.json()["detail"][0]
-    assert error["loc"][-1] == "file" and message in error["msg"]
+    assert error["loc"][-1] == "file" and message in error["msg"] and name in error["msg"]
+
+
+@sqlite_only
+def test_a_bad_line_is_named(client: TestClient) -> None:
+    table = 'gene,variation,text\nBRAF,V600E,fine\nKRAS,G12D,"never closed\n' + "x\n" * 150
+    response = upload(client, "C:\\lab\\runs\\mine.csv", table)
+    assert response.status_code == 422
+    message = response.json()["detail"][0]["msg"]
+    assert message.startswith("mine.csv, line 3: ")  # the name without the client's path
+    assert client.get("/v1/predictions").json()["total"] == 0
 
 
 @sqlite_only
 def test_upload_without_a_file_field_and_other_media_types(client: TestClient) -> None:
-    response = client.post(
-        "/v1/predict/batch", data={"other": "x"}, files={"nofile": ("x.csv", b"gene,variation\n")}
-    )
+    response = client.post(BATCH, data={"other": "x"}, files={"nofile": ("x.csv", b"g,v\n")})
     assert response.status_code == 422
-    response = client.post(
-        "/v1/predict/batch", content=b"gene,variation", headers={"content-type": "text/csv"}
-    )
+    assert response.json()["detail"][0]["loc"][-1] == "file"
+    two = [("file", ("a.csv", b"gene,variation\n")), ("file", ("b.csv", b"gene,variation\n"))]
+    assert client.post(BATCH, files=two).status_code == 422
+    response = client.post(BATCH, content=b"gene,variation", headers={"content-type": "text/csv"})
     assert response.status_code == 415
 
 
-def test_read_table_formats() -> None:
-    tsv = b"#version 2.4\n#more\nHugo_Symbol\tHGVSp_Short\tTumor_Sample_Barcode\nTP53\tp.R273C\tS\n"
-    [row] = read_table(tsv, max_rows=10)
-    assert row.values == {"gene": "TP53", "variation": "p.R273C", "sample": "S"}
-    semicolon = "gène;variation;text\nBRAF;V600E;caf\xe9\n".encode("latin-1")  # an Excel export
-    with pytest.raises(InvalidInputError, match="no gene column"):
-        read_table(semicolon, max_rows=10)
-    [row] = read_table("gene;variation;text\nBRAF;V600E;caf\xe9\n".encode("cp1252"), max_rows=10)
-    assert row.values["text"] == "café"
-    blank_lines = b"gene,variation\n\nBRAF,V600E\n,\n"
-    assert [r.row for r in read_table(blank_lines, max_rows=10)] == [1]
+@sqlite_only
+def test_metrics_count_batch_variants_and_row_errors(client: TestClient) -> None:
+    items = [{"gene": "BRAF", "variation": "V600E", "sample": s} for s in ("A", "B")]
+    items.append({"gene": "", "variation": "X"})
+    client.post(BATCH, json={"items": items})
+    text = client.get("/metrics").text
+    scored = [
+        line
+        for line in text.splitlines()
+        if line.startswith("oncoclass_predictions_total") and 'source="batch"' in line
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in scored) == 1.0  # one variant
+    assert 'oncoclass_batch_row_errors_total{field="gene"} 1.0' in text

@@ -133,7 +133,7 @@ def test_openapi_is_published(client: TestClient) -> None:
         "PredictionPublic",
         "BatchCreate",
         "BatchItem",
-        "BatchPublic",
+        "AnnotationPublic",
         "ModelPublic",
         "PredictionList",
         "HealthPublic",

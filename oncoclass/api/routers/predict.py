@@ -4,22 +4,28 @@ model pass): reading the request and shaping the answer; the service does the re
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
+from oncoclass.annotate import JSON_FORMAT, annotate, annotate_file, annotation_csv, json_records
 from oncoclass.api import batch as batch_io
-from oncoclass.api.deps import MetricsDep, ServiceDep, SettingsDep
-from oncoclass.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
-from oncoclass.schemas import BatchOptions, BatchPublic, PredictionCreate, PredictionPublic
-from oncoclass.service import RawRow
+from oncoclass.api.deps import MetricsDep, ServiceDep, SettingsDep, protected
+from oncoclass.errors import InvalidInputError, UnsupportedMediaTypeError
+from oncoclass.schemas import AnnotationPublic, BatchOptions, PredictionCreate, PredictionPublic
+from oncoclass.service import OncoClassService, check_task
 
-router = APIRouter(prefix="/v1", tags=["predict"])
+router = APIRouter(prefix="/v1", tags=["predict"], **protected("predict"))
 
-#: Explaining costs a model pass per sentence; beyond this many rows, ask for no explanation.
+#: Explaining costs a model pass per sentence; beyond this many distinct variants with evidence
+#: text in one batch, ask for no explanation.
 MAX_EXPLAINED_ROWS = 100
 CSV_MEDIA_TYPE = "text/csv"
 
@@ -46,6 +52,11 @@ def predict(body: PredictionCreate, service: ServiceDep, metrics: MetricsDep) ->
 
 
 # ---- batch ---------------------------------------------------------------------------------------
+_FILE_HELP = (
+    "A VCF annotated by Ensembl VEP (INFO CSQ) or SnpEff (INFO ANN), plain or gzipped; a MAF "
+    "(Hugo_Symbol, HGVSp_Short, Tumor_Sample_Barcode); or a CSV/TSV table (gene, variation, "
+    "optional text, disease, drugs, sample). The format is told by the content."
+)
 _BATCH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -56,13 +67,7 @@ _BATCH_BODY: dict[str, Any] = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "CSV/TSV (gene, variation, optional text, "
-                            "disease, drugs, sample) or a MAF "
-                            "(Hugo_Symbol, HGVSp_Short).",
-                        },
+                        "file": {"type": "string", "format": "binary", "description": _FILE_HELP},
                         "disease": {
                             "type": "string",
                             "description": "Disease of rows that name none.",
@@ -77,18 +82,37 @@ _BATCH_BODY: dict[str, Any] = {
 }
 
 
+@dataclass
+class _BatchInput:
+    """A batch as received: JSON items, or an uploaded file spooled to ``path``."""
+
+    options: BatchOptions
+    items: Any = None
+    path: Path | None = None
+    filename: str = ""
+
+
 @router.post(
     "/predict/batch",
-    summary="Classify many variants (JSON items, or a CSV/MAF upload)",
-    response_model=BatchPublic,
+    summary="Annotate many variants (JSON items, or a VCF, MAF or CSV/TSV upload)",
+    response_model=AnnotationPublic,
     openapi_extra=_BATCH_BODY,
     responses={
         200: {
             "content": {CSV_MEDIA_TYPE: {}},
-            "description": "JSON, or CSV with ?format=csv or Accept: text/csv.",
+            "description": "JSON, or CSV (one line per input row) with ?format=csv or "
+            "Accept: text/csv.",
         },
-        413: {"description": "More rows than Settings.max_batch_rows."},
+        413: {
+            "description": "More rows than Settings.max_batch_rows, more bytes than "
+            f"{batch_io.MAX_UPLOAD_BYTES // 2**20} MiB, or more evidence text than "
+            f"{batch_io.MAX_BATCH_TEXT_CHARS:,} characters in all."
+        },
         415: {"description": "Neither JSON nor multipart/form-data."},
+        422: {
+            "description": "A malformed body, or a file that cannot be read (the message "
+            "names the file and the line)."
+        },
     },
 )
 async def predict_batch(
@@ -101,73 +125,111 @@ async def predict_batch(
         Query(description="Answer format; default JSON, or CSV if the Accept header asks for it."),
     ] = None,
 ) -> Any:
-    """Each row is scored; a bad row (empty gene, no variation, text over the limit) gets its
-    own error ``{row, field, message}`` and the others are still scored, in one model pass.
-    Scored rows are stored in the history under one ``batch_id``."""
-    rows, options = await _read_batch(request, settings.max_batch_rows)
-    if options.explain and len(rows) > MAX_EXPLAINED_ROWS:
-        raise InvalidInputError(
-            f"explanations are computed for batches of at most {MAX_EXPLAINED_ROWS} rows, "
-            f"this one has {len(rows):,}; send it without explain",
-            field="explain",
-        )
-    result = await run_in_threadpool(
-        service.predict_batch,
-        rows,
-        explain=options.explain,
-        default_disease=options.disease,
-        task=options.task,
+    """Each distinct variant is scored once however many samples carry it, tiered (AMP/ASCO/CAP)
+    and looked up in CIViC (therapies by disease, assertions, functional evidence); every input
+    row is kept, pointing at its variant: ``scored``, ``non_coding`` (kept, not scored) or
+    ``error`` with its own ``{row, field, message}`` while the others are still annotated.
+    Scored variants are stored in the history under one ``batch_id``, one row each."""
+    as_csv = format == "csv" or (
+        format is None and CSV_MEDIA_TYPE in request.headers.get("accept", "")
     )
-    for row in result.results:
-        if row.prediction is not None:
-            metrics.predictions.labels(row.prediction.label, "batch").inc()
-        elif row.error is not None:
-            metrics.batch_row_errors.labels(row.error.field or "row").inc()
-    if format == "csv" or (format is None and CSV_MEDIA_TYPE in request.headers.get("accept", "")):
+    batch = await _read_batch(request)
+    try:
+        result, csv_text, labels, error_fields = await run_in_threadpool(
+            _annotate, service, batch, settings.max_batch_rows, as_csv
+        )
+    finally:
+        if batch.path is not None:
+            batch.path.unlink(missing_ok=True)
+    for label, count in labels.items():
+        metrics.predictions.labels(label, "batch").inc(count)
+    for field_name, count in error_fields.items():
+        metrics.batch_row_errors.labels(field_name).inc(count)
+    if csv_text is not None:
         name = f"oncoclass-batch-{result.batch_id or 'errors'}.csv"
         return Response(
-            batch_io.batch_csv(result, [c.label for c in service.predictor.classes]),
+            csv_text,
             media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
     return result
 
 
-async def _read_batch(request: Request, max_rows: int) -> tuple[list[RawRow], BatchOptions]:
-    """The rows and options of a JSON or multipart batch request. The rows are validated
-    later, one by one; the options here."""
+def _annotate(
+    service: OncoClassService, batch: _BatchInput, max_rows: int, as_csv: bool
+) -> tuple[AnnotationPublic, str | None, Counter[str], Counter[str]]:
+    """The annotation engine (a worker thread: it reads, scores and writes the history)."""
+    options = batch.options
+    check_task(options.task, service.predictor)
+    limits: dict[str, Any] = {
+        "disease": options.disease,
+        "explain": options.explain,
+        "max_rows": max_rows,
+        "max_text_chars": batch_io.MAX_BATCH_TEXT_CHARS,
+        "max_explained": MAX_EXPLAINED_ROWS,
+    }
+    if batch.path is None:
+        annotation = annotate(
+            service,
+            json_records(batch.items),
+            source=JSON_FORMAT,
+            file_format=JSON_FORMAT,
+            limit_field="items",
+            **limits,
+        )
+    else:
+        annotation = annotate_file(service, batch.path, name=batch.filename, **limits)
+    with annotation:
+        csv_text = annotation_csv(annotation) if as_csv else None
+        return annotation.to_public(), csv_text, annotation.labels, annotation.error_fields
+
+
+async def _read_batch(request: Request) -> _BatchInput:
+    """The options and the items (JSON) or the spooled file (multipart) of a batch request;
+    the rows are read and validated later, one by one, by the engine."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type.startswith("multipart/"):
-        return await _read_upload(request, max_rows)
+        return await _read_upload(request)
     if content_type not in ("", "application/json") and not content_type.endswith("+json"):
         raise UnsupportedMediaTypeError(
             f"send JSON ({{'items': [...]}}) or a multipart/form-data upload, not {content_type!r}"
         )
-    raw = await request.body()
+    raw = await batch_io.read_body(request, batch_io.MAX_UPLOAD_BYTES, field="items")
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, 5,000-digit integers, ...
         raise InvalidInputError(f"the body is not valid JSON: {exc}", field=None) from exc
     if not isinstance(data, dict) or "items" not in data:
         raise InvalidInputError('the body must be a JSON object {"items": [...]}', field="items")
-    rows = batch_io.json_rows(data["items"], max_rows=max_rows)
-    return rows, _options({k: v for k, v in data.items() if k != "items"})
+    options = _options({k: v for k, v in data.items() if k != "items"})
+    return _BatchInput(options, items=data["items"])
 
 
-async def _read_upload(request: Request, max_rows: int) -> tuple[list[RawRow], BatchOptions]:
-    async with request.form(max_files=1, max_fields=10) as form:
+async def _read_upload(request: Request) -> _BatchInput:
+    """Parse the multipart body as it streams in (stopped at the byte limit), then copy its
+    file to a temporary file in chunks."""
+    limit = batch_io.MAX_UPLOAD_BYTES
+    body = batch_io.limited_body(request, limit + batch_io.FORM_OVERHEAD_BYTES)
+    parser = MultiPartParser(request.headers, body, max_files=1, max_fields=10)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise InvalidInputError(f"unreadable upload: {exc.message}", field="file") from exc
+    try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInputError("upload the table as the form field 'file'", field="file")
-        max_bytes = batch_io.MAX_UPLOAD_BYTES
-        content = await upload.read(max_bytes + 1)
-        if len(content) > max_bytes:
-            raise PayloadTooLargeError(
-                f"the file is over {max_bytes // 2**20} MiB; split it", field="file"
+            raise InvalidInputError(
+                "upload the variant file as the form field 'file'", field="file"
             )
         fields = {k: v for k, v in form.items() if k != "file" and v != ""}
-    rows = await run_in_threadpool(batch_io.read_table, content, max_rows=max_rows)
-    return rows, _options(fields)
+        options = _options(fields)
+        path = await batch_io.spool_upload(upload, limit)
+    finally:
+        await form.close()
+    # Only the name's last part: a browser may send a Windows path, and it names the file in
+    # error messages and in the answer.
+    filename = PureWindowsPath(upload.filename or "").name or "upload"
+    return _BatchInput(options, path=path, filename=filename)
 
 
 def _options(values: dict[str, Any]) -> BatchOptions:
