@@ -70,7 +70,12 @@ def test_predict_answers_everything_and_stores_it(
         parsed["alt"],
         parsed["position"],
     ) == ("missense", "V600E", "V", "E", 600)
-    assert body["model"] == {"name": predictor.model_name, "version": predictor.model_version}
+    assert body["model"] == {
+        "name": predictor.model_name,
+        "version": predictor.model_version,
+        "knowledge_release": "01-Aug-2024",
+        "trained_on": "01-Aug-2024",
+    }
     assert (body["gene"], body["variation"], body["disease"], body["drugs"]) == (
         "BRAF",
         "V600E",
@@ -127,13 +132,11 @@ def test_unknown_gene_is_normal_input(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["flags"]["unknown_gene"] is True
-    assert body["knowledge"] == {
-        "match": "none",
-        "normalized": "Q61L",
-        "total": 0,
-        "best_level": None,
-        "items": [],
-    }
+    kb = body["knowledge"]
+    assert (kb["available"], kb["match"], kb["normalized"], kb["total"]) == (
+        True, "none", "Q61L", 0
+    )  # fmt: skip
+    assert kb["items"] == [] and kb["best_level"] is None and kb["release"] == "01-Aug-2024"
     assert body["evidence"] == []  # no text, nothing to explain
 
 

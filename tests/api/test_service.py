@@ -59,7 +59,12 @@ def test_model_card(client: TestClient, predictor: Predictor) -> None:
 def test_health(client: TestClient, predictor: Predictor) -> None:
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["model_loaded"] is True
-    assert health["model"] == {"name": predictor.model_name, "version": predictor.model_version}
+    assert health["model"] == {
+        "name": predictor.model_name,
+        "version": predictor.model_version,
+        "knowledge_release": "01-Aug-2024",
+        "trained_on": "01-Aug-2024",
+    }
     assert health["problems"] == []
     assert client.get("/health/live").json() == {"status": "alive"}
     ready = client.get("/health/ready")

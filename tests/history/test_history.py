@@ -76,6 +76,21 @@ def test_migrate_is_idempotent_and_reversible(database: Database) -> None:
     assert database.revision() == _head()
 
 
+def test_every_index_survives_the_migrations(database: Database) -> None:
+    from sqlalchemy import text
+
+    query = (
+        "SELECT name FROM sqlite_master WHERE type = 'index'"
+        if database.backend == "sqlite"
+        else "SELECT indexname FROM pg_indexes WHERE tablename = 'predictions'"
+    )
+    with database.engine.connect() as connection:
+        names = set(connection.execute(text(query)).scalars())
+    assert {
+        "ix_predictions_gene_upper", "ix_predictions_batch_id", "ix_predictions_created_at"
+    } <= names  # fmt: skip
+
+
 def test_repository_round_trip(database: Database) -> None:
     before = datetime.now(UTC)
     with database.session() as session:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from oncoclass import __version__
 from oncoclass.api.deps import AUTH_RESPONSES, MetricsDep, ServiceDep, require
 from oncoclass.api.errors import SafeJSONResponse
-from oncoclass.schemas import DatabaseHealth, HealthPublic, KnowledgeHealth, ModelRef
+from oncoclass.schemas import DatabaseHealth, HealthPublic, KnowledgeHealth
 from oncoclass.service import OncoClassService
 
 router = APIRouter(tags=["health"])
@@ -38,7 +38,7 @@ async def _health(service: OncoClassService) -> HealthPublic:
         status="ok" if not problems else "degraded",
         version=__version__,
         model_loaded=model is not None,
-        model=ModelRef(name=model.model_name, version=model.model_version) if model else None,
+        model=service.model_ref(model) if model else None,
         model_error=service.model_error,
         problems=problems,
         database=DatabaseHealth(

@@ -24,14 +24,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("predictions") as batch:
-        batch.add_column(sa.Column("knowledge_release", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("text_hash", sa.Text(), nullable=True))
+    # Plain ADD COLUMN (SQLite has it): a batch copy of the table would lose the expression
+    # index on upper(gene), which SQLite's reflection cannot see.
+    op.add_column("predictions", sa.Column("knowledge_release", sa.Text(), nullable=True))
+    op.add_column("predictions", sa.Column("text_hash", sa.Text(), nullable=True))
     op.create_index("ix_predictions_created_at", "predictions", ["created_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_predictions_created_at", table_name="predictions")
+    # SQLite drops columns by copying the table: the expression index is made again after.
+    op.drop_index("ix_predictions_gene_upper", table_name="predictions")
     with op.batch_alter_table("predictions") as batch:
         batch.drop_column("text_hash")
         batch.drop_column("knowledge_release")
+    op.create_index("ix_predictions_gene_upper", "predictions", [sa.text("upper(gene)")])
