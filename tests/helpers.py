@@ -6,7 +6,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
@@ -32,3 +34,27 @@ def serve(app: FastAPI, *, start_timeout: float = 120) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+# ---- browser tests: Playwright driving Debian's chromium, never a downloaded browser ----------
+CHROMIUM = Path("/usr/bin/chromium")
+#: Where screenshots go (git-ignored).
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+#: A sandbox-free, offline chromium: no first-run, sync, update or other background traffic.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Marks of a test module that drives chromium: it skips, saying why, where chromium is absent.
+NEEDS_CHROMIUM = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)"
+    ),
+]

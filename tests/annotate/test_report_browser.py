@@ -14,26 +14,10 @@ from oncoclass.annotate import annotate_file
 from oncoclass.annotate.report import write_html
 from oncoclass.service import OncoClassService
 from tests.annotate.data import BILIARY
+from tests.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)"
-    ),
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = NEEDS_CHROMIUM
 TIMEOUT_MS = 20_000
 #: A sample name a file could carry: it must show as text, never run.
 EVIL = "<img src=x onerror=\"document.title='pwned'\">"

@@ -24,6 +24,7 @@ import pytest
 
 from oncoclass.knowledge import KnowledgeBase
 from oncoclass.predictor import Predictor
+from tests.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM
 
 sync_api = pytest.importorskip("playwright.sync_api")
 Browser = sync_api.Browser
@@ -31,26 +32,7 @@ BrowserContext = sync_api.BrowserContext
 Page = sync_api.Page
 Route = sync_api.Route
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)"
-    ),
-]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-#: A sandbox-free, offline chromium: no first-run, sync, update or other background traffic.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = NEEDS_CHROMIUM
 TIMEOUT_MS = 30_000
 PHONE = {"width": 390, "height": 844}
 SCROLL_WIDTH = "document.documentElement.scrollWidth"
