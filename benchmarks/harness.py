@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from oncoclass.data.records import Sample
+from oncoclass.data.tasks import get_task
 from oncoclass.evaluation import Metrics, ValidationResult, make_folds, split_validation
 from oncoclass.evaluation.validation import FoldOutput, combine_folds, fold_output
 
@@ -161,6 +162,9 @@ class ModelResult:
             "seed": self.seed,
             "track": self.track,
             "metrics": self.metrics.summary(),
+            "group_metrics": (
+                self.validation.group_metrics.summary() if self.validation.group_metrics else None
+            ),
             "uncertainty": u.to_dict() if u is not None else None,
             "per_class": [
                 {"label": c.label, "f1": c.f1, "recall": c.recall, "support": c.support}
@@ -261,11 +265,15 @@ def evaluate(
                 f"({time.perf_counter() - start:.0f} s)"
             )
     folds = [(s.train_idx, s.test_idx) for s in splits]
+    group_of = get_task(task).group_of
     return [
         ModelResult(
             name,
             spec.is_reference and name == spec.name,
-            combine_folds(splits.samples, folds, outs, names=names, strategy=splits.strategy),
+            combine_folds(
+                splits.samples, folds, outs, names=names, strategy=splits.strategy,
+                group_of=group_of,
+            ),  # fmt: skip
             fit_s if name == spec.name else 0.0,
             predict_s if name == spec.name else 0.0,
             seed=seed,
@@ -289,6 +297,7 @@ UNCERTAINTY: dict[str, str] = {
     "coverage": "set cover",
     "mean_set_size": "set size",
     "novelty_auroc": "novelty AUROC",
+    "group_accuracy": "type acc",
 }
 
 
@@ -324,6 +333,8 @@ def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _u(result: dict[str, Any], key: str) -> float | None:
+    if key == "group_accuracy":
+        return (result.get("group_metrics") or {}).get("accuracy")
     u = result.get("uncertainty") or {}
     if key == "coverage" and u.get("stated_coverage") is None:
         return None  # a model without calibrated sets: its "set" is the top class

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     max_text_chars: int = 300_000
     #: Largest batch accepted by the API, in rows.
     max_batch_rows: int = 5_000
+    #: A batch running longer than this (seconds) is stopped with a 413 (split the file).
+    batch_time_limit_seconds: float = 300.0
     #: Below this gap between the two most likely classes an answer is flagged a close call.
     min_margin: float = 0.2
     #: Intra-op threads per PyTorch call. One: the networks are small, a server runs many

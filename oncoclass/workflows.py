@@ -94,9 +94,12 @@ def evaluate(
     factory = make_factory(task, model, seed=seed, **params)
     labels = {s.label for s in [*samples, *(test or [])] if s.label and s.label != OTHER}
     names = class_names(task, sorted(labels))
+    group_of = get_task(task).group_of
     if test is not None:
-        return train_test(factory, samples, test, seed=seed, names=names)
-    return cross_validate(factory, samples, k=folds, seed=seed, names=names, progress=progress)
+        return train_test(factory, samples, test, seed=seed, names=names, group_of=group_of)
+    return cross_validate(
+        factory, samples, k=folds, seed=seed, names=names, progress=progress, group_of=group_of
+    )
 
 
 def train(

@@ -9,8 +9,11 @@ file is copied in chunks to a temporary file, which the variant-file reader then
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import tempfile
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.datastructures import UploadFile
@@ -83,3 +86,26 @@ async def spool_upload(upload: UploadFile, max_bytes: int = MAX_UPLOAD_BYTES) ->
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def deadline(seconds: float) -> Callable[[str, int, int | None], None]:
+    """A progress callback for the annotation engine that stops a batch running longer than
+    ``seconds`` (a 413 saying so; nothing of it is stored, the history is written at the end)."""
+    start = time.monotonic()
+
+    def check(stage: str, done: int, total: int | None) -> None:
+        if time.monotonic() - start > seconds:
+            raise PayloadTooLargeError(
+                f"the batch needed more than {seconds:g} s (stopped while at {stage}, "
+                f"{done:,} done); split it into smaller files",
+                field="file",
+            )
+
+    return check
+
+
+def release_memory() -> None:
+    """Give freed memory back to the operating system after a large batch (glibc keeps freed
+    heap pages otherwise, and a server's resident size would stay at its largest batch)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

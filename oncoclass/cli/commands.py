@@ -222,7 +222,15 @@ def evaluate(
         result,
         output,
         title=f"OncoClass {model} on {task} ({protocol})",
-        model_info={"model": model, "task": task, "seed": seed, "protocol": protocol, **params},
+        model_info={
+            "model": model,
+            "task": task,
+            "data": ", ".join(sorted({s.extra.get("release", "") for s in samples} - {""}))
+            or str(data or "data home"),
+            "seed": seed,
+            "protocol": protocol,
+            **params,
+        },
     )
     out.print(f"report: {paths['report']}")
 

@@ -201,6 +201,14 @@ def _markdown(
     lines += _md_table(["Metric", "Model", "Class prior", "Model − prior"], headline)
     lines += ["", "↓ lower is better, ↑ higher is better."]
 
+    if (g := result.group_metrics) is not None:
+        lines += ["", "## The coarse level (evidence type)", ""]
+        lines += _md_table(
+            ["Metric", "Model"],
+            [[label, _fmt(g.summary().get(key))] for key, (label, _) in _HEADLINE.items()],
+        )
+        lines += ["", "The classes' probabilities summed within each evidence type."]
+
     lines += ["", "## Per class", ""]
     lines += _md_table(
         ["Class", "Name", "Precision", "Recall", "F1", "Support"],

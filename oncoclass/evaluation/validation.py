@@ -76,6 +76,9 @@ class ValidationResult:
     prior: Metrics
     uncertainty: UncertaintyMetrics | None = None
     fold_strategy: str = ""
+    #: The same predictions scored at the coarse level (CIViC's evidence type): the classes'
+    #: probabilities summed within each group. None when the task has no such level.
+    group_metrics: Metrics | None = None
 
     @property
     def mode(self) -> str:
@@ -91,6 +94,7 @@ class ValidationResult:
             "metrics": self.metrics.to_dict(),
             "prior": self.prior.to_dict(),
             "uncertainty": self.uncertainty.to_dict() if self.uncertainty else None,
+            "group_metrics": self.group_metrics.to_dict() if self.group_metrics else None,
             "fold_metrics": [m.to_dict() for m in self.fold_metrics],
         }
 
@@ -184,6 +188,7 @@ def cross_validate(
     valid_fraction: float = 0.1,
     names: Mapping[str, str] | None = None,
     progress: bool = True,
+    group_of: Callable[[str], str] | None = None,
 ) -> ValidationResult:
     """Grouped k-fold cross-validation of a fresh model per fold.
 
@@ -202,7 +207,9 @@ def cross_validate(
             model = make_model().fit(fit_on, valid or None)
             outputs.append(fold_output(model, [samples[i] for i in test_idx]))
             bar.advance(task)
-    return combine_folds(samples, splits, outputs, names=names, strategy=strategy)
+    return combine_folds(
+        samples, splits, outputs, names=names, strategy=strategy, group_of=group_of
+    )
 
 
 def combine_folds(
@@ -212,6 +219,7 @@ def combine_folds(
     *,
     names: Mapping[str, str] | None = None,
     strategy: str = "",
+    group_of: Callable[[str], str] | None = None,
 ) -> ValidationResult:
     """Out-of-fold metrics from each fold's output (what ``cross_validate`` and the benchmark
     harness share). The classes are the sorted union of the known labels and of every fold
@@ -245,6 +253,14 @@ def combine_folds(
         )
     scored = known & (folds >= 0)  # a fixed split scores its test part only
     y_true = [labels[i] for i in np.flatnonzero(scored)]
+    group_metrics = None
+    if group_of is not None:
+        groups = sorted({group_of(c) for c in classes})
+        if len(groups) >= 2:
+            pooled = np.zeros((int(scored.sum()), len(groups)))
+            for j, c in enumerate(classes):
+                pooled[:, groups.index(group_of(c))] += oof[scored][:, j]
+            group_metrics = compute_metrics([group_of(y) for y in y_true], pooled, groups)
     coverages = {o.coverage for o in outputs}
     tested = folds >= 0
     return ValidationResult(
@@ -266,6 +282,7 @@ def combine_folds(
             known[tested],
         ),
         fold_strategy=strategy,
+        group_metrics=group_metrics,
     )
 
 
@@ -277,6 +294,7 @@ def train_test(
     valid_fraction: float = 0.1,
     seed: int = 13,
     names: Mapping[str, str] | None = None,
+    group_of: Callable[[str], str] | None = None,
 ) -> ValidationResult:
     """Fit on ``train`` (less a grouped validation part) and score on a fixed ``test`` set.
 
@@ -290,7 +308,12 @@ def train_test(
     both = [*train, *test]
     split = (np.arange(len(train)), np.arange(len(train), len(both)))
     result = combine_folds(
-        both, [split], [fold_output(model, test)], names=names, strategy="fixed train/test split"
+        both,
+        [split],
+        [fold_output(model, test)],
+        names=names,
+        strategy="fixed train/test split",
+        group_of=group_of,
     )
     result.folds = np.full(len(result.y_true), -1)
     return result

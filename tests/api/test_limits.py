@@ -102,3 +102,26 @@ def test_history_retention_purge(client: TestClient, tmp_path: Path, settings) -
     assert client.get("/v1/predictions?limit=0").json()["total"] == 1
     bad = runner.invoke(cli, ["history", "purge", "--older-than", "soon"], env=env)
     assert bad.exit_code == 2 and "not an age" in bad.output
+
+
+@sqlite_only
+def test_a_batch_over_its_time_limit_is_stopped_and_stores_nothing(
+    tmp_path: Path,
+    model_dir: Path,
+    database_url: str,
+    predictor,
+    knowledge,  # noqa: ANN001
+) -> None:
+    from oncoclass.api.app import create_app
+    from oncoclass.settings import Settings
+
+    settings = Settings(
+        data_home=tmp_path / "home", model_dir=model_dir, database_url=database_url,
+        batch_time_limit_seconds=0.0,
+    )  # fmt: skip
+    items = [{"gene": "KRAS", "variation": f"G{12 + i}D"} for i in range(40)]
+    with TestClient(create_app(settings, predictor, knowledge=knowledge)) as client:
+        response = client.post("/v1/predict/batch", json={"items": items})
+        assert response.status_code == 413
+        assert "split it" in str(response.json()["detail"])
+        assert client.get("/v1/predictions?limit=0").json()["total"] == 0

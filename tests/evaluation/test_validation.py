@@ -275,3 +275,16 @@ def test_real_mskcc_prior_baseline() -> None:
     fixed = train_test(PriorModel, train, stage1, names=MSKCC_CLASS_NAMES)
     assert fixed.metrics.n == 368
     assert math.isfinite(fixed.metrics.log_loss)
+
+
+def test_the_coarse_level_is_scored_too() -> None:
+    samples = make_samples(["A: x", "A: y", "B: z"] * 4)
+    result = cross_validate(
+        lambda: CheatModel(["A: x", "A: y", "B: z"]), samples, k=3, progress=False,
+        group_of=lambda label: label.split(":")[0],
+    )  # fmt: skip
+    assert result.group_metrics is not None
+    assert result.group_metrics.labels == ["A", "B"]
+    assert result.group_metrics.accuracy == 1.0  # right class, so right group
+    assert result.group_metrics.log_loss < result.metrics.log_loss  # 0.9+0.05 pooled for A
+    assert result.to_dict()["group_metrics"]["accuracy"] == 1.0

@@ -167,6 +167,7 @@ def _annotate(
         "max_rows": max_rows,
         "max_text_chars": batch_io.MAX_BATCH_TEXT_CHARS,
         "max_explained": MAX_EXPLAINED_ROWS,
+        "progress": batch_io.deadline(service.settings.batch_time_limit_seconds),
     }
     if batch.path is None:
         annotation = annotate(
@@ -179,9 +180,12 @@ def _annotate(
         )
     else:
         annotation = annotate_file(service, batch.path, name=batch.filename, **limits)
-    with annotation:
-        csv_text = annotation_csv(annotation) if as_csv else None
-        return annotation.to_public(), csv_text, annotation.labels, annotation.error_fields
+    try:
+        with annotation:
+            csv_text = annotation_csv(annotation) if as_csv else None
+            return annotation.to_public(), csv_text, annotation.labels, annotation.error_fields
+    finally:
+        batch_io.release_memory()
 
 
 async def _read_batch(request: Request) -> _BatchInput:
