@@ -20,7 +20,6 @@ ORDER = (
     "quality-mskcc-text-stage1",
     "quality-mskcc-text-cv",
     "speed",
-    "scaling",
 )
 
 

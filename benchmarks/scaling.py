@@ -25,7 +25,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -281,16 +280,10 @@ def markdown(runs: Sequence[Run]) -> str:
 
 
 def machine() -> dict[str, Any]:
-    cpu = ""
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        cpu = next((line.split(":", 1)[1].strip() for line in handle if "model name" in line), "")
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_average": os.getloadavg(),
-    }
+    """The machine and the code measured (commit, dirty flags, model-code hash)."""
+    from benchmarks.harness import machine_info
+
+    return {**machine_info(), "load_average": os.getloadavg()}
 
 
 # ---- main ----------------------------------------------------------------------------------------
