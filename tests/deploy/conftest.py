@@ -16,6 +16,7 @@ DEPLOY = REPO / "deploy"
 # deploy/ holds scripts, not a package: its killtest module is shared with deploy/docker_test.py.
 sys.path.insert(0, str(DEPLOY))
 
+
 @pytest.fixture(scope="session")
 def lb_model_dir(shipped_model_dir: Path) -> Path:
     """The model every replica serves: the shipped default (tests/conftest.py). (Mounted
