@@ -271,7 +271,11 @@ def evaluate(
             name,
             spec.is_reference and name == spec.name,
             combine_folds(
-                splits.samples, folds, outs, names=names, strategy=splits.strategy,
+                splits.samples,
+                folds,
+                outs,
+                names=names,
+                strategy=splits.strategy,
                 group_of=group_of,
             ),  # fmt: skip
             fit_s if name == spec.name else 0.0,

@@ -1,30 +1,39 @@
-"""Speed benchmarks: training, single predictions, batches, long texts, inference back-ends.
+"""Speed benchmark: every model on every sentence-encoder back-end, quality and speed in one run.
 
-Every model, OncoClass's and the references (``ref-peer``, ``ref-seed``), goes through the same
-path, so the tables show ratios:
+The variants under test are the classical peer (``ref-peer``), ``baseline``, ``cnn``, and each
+model that reads the sentence encoder (``encoder``, ``multimodal``, ``ensemble``) on each
+back-end: ``torch`` (fp32, the reference), ``onnx-int8`` and ``static``
+(:mod:`oncoclass.features.encoder_backends`). For each variant:
 
-* **training**: each model trained on the full CIViC set in a child process (median of
-  ``repeats`` runs); its peak memory is the child's ``ru_maxrss`` from ``os.wait4``, beside the
-  floor of a child that only imports everything and loads the data;
-* **single prediction** through ``Predictor.predict(..., explain=True)`` plus the CIViC
-  knowledge look-up (what ``POST /v1/predict`` does), and through HTTP on 127.0.0.1
-  (p50/p95/p99, after a warm-up);
-* **batch throughput** (samples/s) through ``Predictor.predict_samples`` and through
-  ``POST /v1/predict/batch`` for batch sizes 1..512;
-* **long texts**: an MSKCC-style text of 1k, 10k and 100k characters built from the real texts;
-* **inference**: the FusionNet in eager PyTorch vs TorchScript (``torch.jit.trace``) vs ONNX
-  Runtime (when installed), and where a prediction's time goes.
+* **training**: trained once on the CIViC set in a child process (seconds, peak RSS);
+* **quality**: out-of-fold log loss, macro-F1, accuracy and ECE on the same grouped folds for
+  every variant (``benchmarks.harness``: ``cv_splits``, ``evaluate``);
+* **Predictor**: one prediction with explanation plus the CIViC look-up (what
+  ``POST /v1/predict`` does) p50/p95; batch samples/s by batch size (no explanation); the
+  latency of 1k, 10k and 100k-character texts (explained);
+* **HTTP**: the same through the service (``uvicorn`` on 127.0.0.1, one server per variant).
 
-Inputs are *cold*: every timed call gets samples it has not seen (the sentence encoder caches
-embeddings by text, and a cache hit would flatter the encoder). Warm-up calls use other samples.
+Timing on a shared machine is noisy, so it is interleaved: in each of ``rounds`` rounds every
+variant gets its share of the calls, in a rotated order, and other work on the machine weighs
+on all of them alike. Every figure is also given as a ratio to the classical peer and to the
+fp32 default (the default model on ``torch``) measured in the same rounds.
+
+Inputs are cold: before every timed Predictor call the encoders' caches and the text-selection
+cache are emptied; an HTTP server sees each input once. Beside the variants: the back-ends
+alone (ms per text, cosine to ``torch`` on real CIViC statements) and the word-piece counts of
+the selected texts that the encoder's ``max_length`` was chosen from.
+
+``python -m benchmarks.speed train ...`` is the child that trains one variant.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import copy
+import csv
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -33,65 +42,157 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from benchmarks.harness import Grid, console, model_specs, out, write_json
+from benchmarks.harness import Grid, ModelSpec, console, cv_splits, evaluate, out, write_json
 from oncoclass.data import load_civic
 from oncoclass.data.mskcc import read_texts, read_variants
 from oncoclass.data.records import Sample
 from oncoclass.errors import InvalidInputError
-from oncoclass.features.text import select_text
+from oncoclass.features.encoder_backends import BACKENDS, REFERENCE_BACKEND
+from oncoclass.features.sentence_encoder import DEFAULT_BACKEND
 
 REPO = Path(__file__).resolve().parents[1]
+TASK = "clinical-significance"
 TEXT_LENGTHS = (1_000, 10_000, 100_000)
+LONGEST = str(max(TEXT_LENGTHS))
 BATCH_SIZES = (1, 8, 32, 128, 512)
-#: The references timed beside OncoClass's models (the prior has nothing to time).
-SPEED_REFERENCES = ("ref-peer", "ref-seed")
-HTTP_TIMEOUT_S = 120.0
-SERVER_START_TIMEOUT_S = 180.0
-#: Targets from the issue.
+PEER = "ref-peer"
+#: OncoClass's models timed beside the peer; those reading the sentence encoder get a variant
+#: per back-end.
+MODELS = ("baseline", "cnn", "encoder", "multimodal", "ensemble")
+ENCODER_MODELS = ("encoder", "multimodal", "ensemble")
+HTTP_TIMEOUT_S = 300.0
+SERVER_START_TIMEOUT_S = 900.0
+#: Targets from the issue, for the default model.
 TARGET_HTTP_P50_MS = 30.0
 TARGET_BATCH_PER_S = 150.0
 TARGET_LONG_TEXT_MS = 150.0
+#: The default's CIViC log loss may exceed the fp32 default's by at most this much.
+TARGET_LOG_LOSS_DELTA = 0.005
+QUALITY_KEYS = ("log_loss", "macro_f1", "accuracy", "ece")
 
 
 @dataclass(frozen=True)
 class SpeedConfig:
-    train_repeats: int = 3
+    folds: int = 5
+    seed: int = 13
+    #: Seeds of the default model's variants (the back-end choice): mean ± sd over them.
+    gate_seeds: tuple[int, ...] = (13, 14, 15)
+    #: Timing rounds: each variant gets 1/rounds of its calls per round.
+    rounds: int = 5
     n_single: int = 100
     n_long: int = 10
-    warmup: int = 5
+    warmup: int = 3
     batch_sizes: tuple[int, ...] = BATCH_SIZES
-    #: Samples per batch size (at least 3 calls of each size).
+    #: Samples per batch size (at least ``rounds`` calls of each size).
     samples_per_size: int = 256
+    #: Real CIViC statements for the back-ends' agreement with torch.
+    n_agreement: int = 240
+    #: Train (and cross-validate) on the first N samples only; 0: all.
     train_limit: int = 0
     epochs: int = 0
+    backends: tuple[str, ...] = tuple(BACKENDS)
+    quality: bool = True
     http: bool = True
-    inference: bool = True
-    #: Also measure a child that only imports everything and loads the data.
-    memory_floor: bool = True
-    #: No further training run of a model once its runs took this long (at least one runs).
-    train_budget_s: float = 600.0
-    inference_repeats: int = 20
 
     @classmethod
     def quick(cls) -> SpeedConfig:
         return cls(
-            train_repeats=1,
+            folds=2,
+            gate_seeds=(13,),
+            rounds=2,
             n_single=4,
             n_long=2,
             warmup=1,
             batch_sizes=(1, 8, 32),
             samples_per_size=32,
+            n_agreement=12,
             train_limit=300,
             epochs=1,
-            inference_repeats=5,
         )
+
+
+# ---- the variants --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Variant:
+    """One model on one back-end (``backend`` None: it reads no sentence encoder), labelled
+    ``model/back-end`` (square brackets would be markup to rich)."""
+
+    model: str
+    backend: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.model if self.backend is None else f"{self.model}/{self.backend}"
+
+    @property
+    def dirname(self) -> str:
+        return self.label.replace("/", "--")
+
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec(self.model, self.params)
+
+    @property
+    def reference(self) -> bool:
+        return self.model == PEER
+
+
+def variants(cfg: SpeedConfig, only: Sequence[str] | None = None) -> list[Variant]:
+    """The peer, then every model, those reading the encoder once per back-end. ``only``
+    keeps the variants whose label or model is named. On the default back-end a variant has
+    no encoder parameter (its defaults), so that an ensemble's members are the standalone
+    models and the harness scores them from the ensemble's own fits."""
+    out = [Variant(PEER)]
+    for model in MODELS:
+        if model not in ENCODER_MODELS:
+            out.append(Variant(model, None, _epochs(model, cfg)))
+            continue
+        for backend in cfg.backends:
+            params = _merge(_epochs(model, cfg), _backend_params(model, backend))
+            out.append(Variant(model, backend, params))
+    return [v for v in out if not only or v.label in only or v.model in only]
+
+
+def _epochs(model: str, cfg: SpeedConfig) -> dict[str, Any]:
+    if not cfg.epochs:
+        return {}
+    if model == "ensemble":
+        return {"member_params": {"multimodal": {"epochs": cfg.epochs}}}
+    return {} if model == "baseline" else {"epochs": cfg.epochs}
+
+
+def _backend_params(model: str, backend: str) -> dict[str, Any]:
+    if backend == DEFAULT_BACKEND:
+        return {}
+    if model == "ensemble":
+        return {"member_params": {"multimodal": {"encoder_backend": backend}}}
+    return {"encoder_backend": backend}
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """``a`` updated by ``b``, dictionaries merged key by key."""
+    merged = dict(a)
+    for key, value in b.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def default_label(default_model: str) -> str:
+    return f"{default_model}/{DEFAULT_BACKEND}"
+
+
+def fp32_label(default_model: str) -> str:
+    return f"{default_model}/{REFERENCE_BACKEND}"
 
 
 # ---- statistics ----------------------------------------------------------------------------------
@@ -107,11 +208,21 @@ def latency(seconds: Sequence[float]) -> dict[str, float]:
     }
 
 
+def ratio(value: float | None, base: float | None) -> float | None:
+    return value / base if value is not None and base else None
+
+
+def chunks(items: Sequence[Any], n: int) -> list[list[Any]]:
+    """``items`` in ``n`` nearly equal consecutive parts (one per timing round)."""
+    return [[items[i] for i in part] for part in np.array_split(np.arange(len(items)), n)]
+
+
 class SamplePool:
     """Hands out samples never handed out before (cycling only when all were used)."""
 
-    def __init__(self, samples: Sequence[Sample]) -> None:
+    def __init__(self, samples: Sequence[Sample], seed: int = 0) -> None:
         self.samples = list(samples)
+        random.Random(seed).shuffle(self.samples)
         self.next = 0
 
     def take(self, n: int) -> list[Sample]:
@@ -120,12 +231,13 @@ class SamplePool:
         return out
 
 
-def clear_encoder_cache() -> None:
-    """Forget the sentence encoder's cached embeddings (if it was loaded at all)."""
-    from oncoclass.features.sentence_encoder import encoder_loaded, get_sentence_encoder
+def clear_caches() -> None:
+    """Forget cached embeddings, token states and text selections: every timed call is cold."""
+    from oncoclass.features.sentence_encoder import clear_caches as clear_encoders
+    from oncoclass.features.text import select_text
 
-    if encoder_loaded():
-        get_sentence_encoder().cache_clear()
+    clear_encoders()
+    select_text.cache_clear()
 
 
 # ---- long texts ----------------------------------------------------------------------------------
@@ -157,16 +269,41 @@ def long_text_cases(mskcc: Path, length: int, n: int) -> list[LongText]:
     return cases
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """One variant's inputs for one path, handed out so that none repeats within it."""
+
+    warmup: list[Any]
+    single: list[Sample]
+    batches: dict[int, list[list[Sample]]]
+    long: dict[int, list[LongText]]
+
+
+def make_inputs(
+    samples: Sequence[Sample], long_cases: dict[int, list[LongText]], cfg: SpeedConfig, seed: int
+) -> Inputs:
+    pool = SamplePool(samples, seed)
+    warmup = pool.take(cfg.warmup)
+    single = pool.take(cfg.n_single)
+    batches = {
+        size: [pool.take(size) for _ in range(max(cfg.rounds, cfg.samples_per_size // size))]
+        for size in cfg.batch_sizes
+    }
+    if pool.next > len(pool.samples):  # an HTTP server would then answer repeats from cache
+        console.log(f"speed: {pool.next} inputs from {len(pool.samples)} samples: some repeat")
+    return Inputs(warmup, single, batches, long_cases)
+
+
 # ---- child processes -----------------------------------------------------------------------------
-def run_child(args: Sequence[str], timeout_s: float = 3600) -> tuple[str, float, float]:
-    """Run ``python -m benchmarks.worker ARGS``; return (stdout, wall seconds, peak RSS MiB).
+def run_child(args: Sequence[str], timeout_s: float = 7200) -> tuple[str, float, float]:
+    """Run ``python -m benchmarks.speed ARGS``; return (stdout, wall seconds, peak RSS MiB).
 
     ``os.wait4`` reports this one child's resource usage, its ``ru_maxrss`` (KiB on Linux)
     included; ``getrusage(RUSAGE_CHILDREN)`` would give the largest of all children so far."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.worker", *args],
+            [sys.executable, "-m", "benchmarks.speed", *args],
             cwd=REPO,
             stdout=stdout,
             stderr=stderr,
@@ -180,7 +317,7 @@ def run_child(args: Sequence[str], timeout_s: float = 3600) -> tuple[str, float,
             if time.monotonic() > deadline:
                 proc.kill()
                 proc.wait()
-                raise TimeoutError(f"worker {' '.join(args)} ran over {timeout_s:.0f} s")
+                raise TimeoutError(f"child {' '.join(args)} ran over {timeout_s:.0f} s")
             time.sleep(0.05)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         wall = time.perf_counter() - start
@@ -188,109 +325,225 @@ def run_child(args: Sequence[str], timeout_s: float = 3600) -> tuple[str, float,
         stderr.seek(0)
         if proc.returncode != 0:
             raise RuntimeError(
-                f"worker {' '.join(args)} failed ({proc.returncode}):\n{stderr.read()[-3000:]}"
+                f"child {' '.join(args)} failed ({proc.returncode}):\n{stderr.read()[-3000:]}"
             )
         return stdout.read(), wall, usage.ru_maxrss / 1024
 
 
-def train_models(
-    names: Sequence[str], civic: Path, models_dir: Path, cfg: SpeedConfig
-) -> dict[str, Any]:
-    """Train every model ``cfg.train_repeats`` times in a child; keep the last one saved."""
-    floor = run_child(["idle", "--data", str(civic)])[2] if cfg.memory_floor else None
+def train_variants(
+    chosen: Sequence[Variant], civic: Path, models_dir: Path, cfg: SpeedConfig
+) -> list[dict[str, Any]]:
+    """Train each variant once, in a child process, into ``models_dir/<label>``."""
     rows = []
-    for name in names:
-        runs = []
-        for _ in range(cfg.train_repeats):
-            args = ["train", "--model", name, "--data", str(civic), "--out", str(models_dir / name)]
-            if cfg.train_limit:
-                args += ["--limit", str(cfg.train_limit)]
-            if cfg.epochs:
-                args += ["--epochs", str(cfg.epochs)]
-            text, wall, rss = run_child(args)
-            report = json.loads(text.strip().splitlines()[-1])
-            runs.append(
-                {
-                    "train_s": report["train_seconds"],
-                    "wall_s": wall,
-                    "peak_rss_mb": rss,
-                    "n_samples": report["n_samples"],
-                }
-            )
-            console.log(
-                f"speed: trained {name} in {report['train_seconds']:.1f} s (peak {rss:.0f} MiB)"
-            )
-            if sum(r["wall_s"] for r in runs) > cfg.train_budget_s:
-                break
+    for v in chosen:
+        args = [
+            "train",
+            "--model",
+            v.model,
+            "--params",
+            json.dumps(v.params),
+            "--data",
+            str(civic),
+            "--out",
+            str(models_dir / v.dirname),
+            "--limit",
+            str(cfg.train_limit),
+            "--seed",
+            str(cfg.seed),
+        ]
+        text, wall, rss = run_child(args)
+        report = json.loads(text.strip().splitlines()[-1])
+        console.log(f"speed: trained {v.label} in {report['train_seconds']:.1f} s ({rss:.0f} MiB)")
         rows.append(
             {
-                "model": name,
-                "n_samples": runs[0]["n_samples"],
-                "train_s": statistics.median(r["train_s"] for r in runs),
-                "process_wall_s": statistics.median(r["wall_s"] for r in runs),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
-                "runs": runs,
+                "variant": v.label,
+                "n_samples": report["n_samples"],
+                "train_s": report["train_seconds"],
+                "process_wall_s": wall,
+                "peak_rss_mb": rss,
             }
         )
-    return {"floor_rss_mb": floor, "models": rows}
+    return rows
 
 
-# ---- the in-process paths ------------------------------------------------------------------------
-def timed_calls(
-    fn: Callable[[Any], Any],
-    inputs: Sequence[Any],
-    warmup: Sequence[Any] = (),
-    before: Callable[[], None] = lambda: None,
-) -> list[float]:
-    for x in warmup:
-        fn(x)
-    seconds = []
-    for x in inputs:
-        before()
-        start = time.perf_counter()
-        fn(x)
-        seconds.append(time.perf_counter() - start)
-    return seconds
+def child_train(args: argparse.Namespace) -> None:
+    """Train one variant as ``oncoclass train`` does (a grouped 10% held out for early
+    stopping and calibration), save it, print a JSON line of timings."""
+    from benchmarks.references import register_references
+    from oncoclass import workflows
+
+    register_references()
+    start = time.perf_counter()
+    samples = load_civic(args.data, min_support=30)
+    if args.limit:
+        samples = samples[: args.limit]
+    loaded = time.perf_counter()
+    workflows.train(
+        TASK,
+        args.model,
+        samples,
+        Path(args.out),
+        seed=args.seed,
+        progress=False,
+        **json.loads(args.params),
+    )
+    report = {"n_samples": len(samples), "train_seconds": time.perf_counter() - loaded}
+    print(json.dumps({**report, "load_seconds": loaded - start}))
 
 
-def predictor_benchmarks(
-    model_dir: Path,
-    pool: SamplePool,
-    knowledge: Any,
-    long_cases: dict[int, list[LongText]],
+# ---- quality -------------------------------------------------------------------------------------
+def quality(
+    chosen: Sequence[Variant],
+    samples: Sequence[Sample],
     cfg: SpeedConfig,
-) -> dict[str, Any]:
+    default_model: str,
+    save: Callable[[], None],
+) -> dict[str, dict[str, Any]]:
+    """Out-of-fold metrics of every variant on the same grouped folds.
+
+    The default model's variants decide the back-end, and one training run of a neural model
+    differs from another by more than the 0.005 the choice is held to (early stopping lands
+    on other epochs when the embeddings move a little), so those are trained with every seed
+    of ``cfg.gate_seeds`` (the folds stay those of ``cfg.seed``) and reported as mean and
+    standard deviation; the others with ``cfg.seed``. An ensemble on the default back-end
+    yields its members' rows from its own fits (the harness), so ensembles are evaluated
+    first and a variant already scored is not fitted again."""
+    splits = cv_splits(samples, k=cfg.folds, seed=cfg.seed)
+    by_label = {v.label: v for v in chosen}
+    runs: dict[str, dict[int, dict[str, Any]]] = {}
+    for v in sorted(chosen, key=lambda v: v.model != "ensemble"):
+        seeds = cfg.gate_seeds if v.model == default_model else (cfg.seed,)
+        for seed in seeds:
+            if seed in runs.get(v.label, {}):
+                continue
+            start = time.perf_counter()
+            for result in evaluate(v.spec, splits, TASK, seed):
+                label = (
+                    v.label if result.model == v.model else _member_label(result.model, by_label)
+                )
+                if label is not None:
+                    metrics = result.metrics.summary()
+                    runs.setdefault(label, {})[seed] = {k: metrics.get(k) for k in QUALITY_KEYS}
+            console.log(
+                f"speed: quality of {v.label}, seed {seed} ({time.perf_counter() - start:.0f} s)"
+            )
+            save()
+    rows = {}
+    for label in by_label:
+        per_seed = runs.get(label)
+        if not per_seed:
+            continue
+        rows[label] = {"seeds": sorted(per_seed), "per_seed": per_seed}
+        for key in QUALITY_KEYS:
+            values = [r[key] for r in per_seed.values() if r[key] is not None]
+            rows[label][key] = float(np.mean(values)) if values else None
+            rows[label][f"{key}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return rows
+
+
+def _member_label(model: str, by_label: dict[str, Variant]) -> str | None:
+    """The variant an ensemble member (default parameters) stands for."""
+    for label in (model, f"{model}/{DEFAULT_BACKEND}"):
+        if label in by_label and not by_label[label].params:
+            return label
+    return None
+
+
+# ---- the Predictor -------------------------------------------------------------------------------
+def predictor_timings(
+    model_dirs: dict[str, Path],
+    samples: Sequence[Sample],
+    long_cases: dict[int, list[LongText]],
+    knowledge: Any,
+    cfg: SpeedConfig,
+) -> dict[str, dict[str, Any]]:
+    """Every variant's Predictor, loaded in this process, timed in interleaved rounds."""
     from oncoclass.predictor import Predictor
+    from oncoclass.service import SINGLE_KNOWLEDGE_ITEMS, warm_up
 
-    load_start = time.perf_counter()
-    predictor = Predictor.load(model_dir)
-    load_s = time.perf_counter() - load_start
+    predictors, load_s = {}, {}
+    for label, directory in model_dirs.items():
+        start = time.perf_counter()
+        predictors[label] = Predictor.load(directory)
+        warm_up(predictors[label])  # as the service does: the encoder is loaded and warm
+        load_s[label] = time.perf_counter() - start
 
-    def single(s: Sample) -> None:
-        predictor.predict(s.gene, s.variation, s.text, s.disease, s.drugs, explain=True)
-        knowledge.lookup(s.gene, s.variation, limit=50)
+    def single(p: Any, s: Sample) -> None:
+        p.predict(s.gene, s.variation, s.text, s.disease, s.drugs, explain=True)
+        knowledge.lookup(
+            s.gene, s.variation, SINGLE_KNOWLEDGE_ITEMS, disease=s.disease, therapies=s.drugs
+        )
 
-    def long(c: LongText) -> None:
-        predictor.predict(c.gene, c.variation, c.text, explain=True)
-        knowledge.lookup(c.gene, c.variation, limit=50)
+    def long(p: Any, c: LongText) -> None:
+        p.predict(c.gene, c.variation, c.text, explain=True)
+        knowledge.lookup(c.gene, c.variation, SINGLE_KNOWLEDGE_ITEMS)
 
-    clear_encoder_cache()
-    result: dict[str, Any] = {"load_s": load_s}
-    result["single"] = latency(timed_calls(single, pool.take(cfg.n_single), pool.take(cfg.warmup)))
-    result["batch"] = {}
-    for size in cfg.batch_sizes:
-        batches = [pool.take(size) for _ in range(max(3, cfg.samples_per_size // size))]
-        seconds = timed_calls(lambda b: predictor.predict_samples(b), batches)
-        result["batch"][str(size)] = {
-            "samples_per_s": size / statistics.median(seconds),
-            **latency(seconds),
+    def batch(p: Any, b: list[Sample]) -> None:
+        p.predict_samples(b)
+
+    calls = {
+        label: {
+            "single": (lambda x, p=p: single(p, x)),
+            "batch": (lambda x, p=p: batch(p, x)),
+            "long": (lambda x, p=p: long(p, x)),
         }
-    result["long_text"] = {}
-    for length, cases in long_cases.items():
-        seconds = timed_calls(long, cases[1:], cases[:1])
-        result["long_text"][str(length)] = latency(seconds)
-    clear_encoder_cache()
-    return result
+        for label, p in predictors.items()
+    }
+    inputs = {label: make_inputs(samples, long_cases, cfg, seed=1) for label in predictors}
+    results = interleaved(calls, inputs, cfg, before=clear_caches)
+    for label in results:
+        results[label]["load_s"] = load_s[label]
+    return results
+
+
+def interleaved(
+    calls: dict[str, dict[str, Callable[[Any], Any]]],
+    inputs: dict[str, Inputs],
+    cfg: SpeedConfig,
+    before: Callable[[], None] = lambda: None,
+) -> dict[str, dict[str, Any]]:
+    """Time every variant's calls in ``cfg.rounds`` rounds; in each round every variant (in a
+    rotated order) makes its share of single calls, batches of each size and long texts."""
+    labels = list(calls)
+    seconds: dict[str, dict[str, list[float]]] = {label: {} for label in labels}
+    plan = {
+        label: {
+            "single": chunks(inputs[label].single, cfg.rounds),
+            **{f"batch:{n}": chunks(b, cfg.rounds) for n, b in inputs[label].batches.items()},
+            **{f"long:{n}": chunks(c[1:], cfg.rounds) for n, c in inputs[label].long.items()},
+        }
+        for label in labels
+    }
+    for label in labels:  # warm-up: the first calls of a process pay for lazy imports
+        for x in inputs[label].warmup:
+            calls[label]["single"](x)
+        for cases in inputs[label].long.values():
+            calls[label]["long"](cases[0])
+    for r in range(cfg.rounds):
+        for label in labels[r % len(labels) :] + labels[: r % len(labels)]:
+            for kind, parts in plan[label].items():
+                fn = calls[label][kind.split(":")[0]]
+                for x in parts[r]:
+                    before()
+                    start = time.perf_counter()
+                    fn(x)
+                    seconds[label].setdefault(kind, []).append(time.perf_counter() - start)
+        console.log(f"speed: timing round {r + 1}/{cfg.rounds} done")
+    results = {}
+    for label in labels:
+        s = seconds[label]
+        results[label] = {
+            "single": latency(s["single"]),
+            "batch": {
+                str(n): {
+                    "samples_per_s": n / statistics.median(s[f"batch:{n}"]),
+                    **latency(s[f"batch:{n}"]),
+                }
+                for n in inputs[label].batches
+            },
+            "long_text": {str(n): latency(s[f"long:{n}"]) for n in inputs[label].long},
+        }
+    return results
 
 
 # ---- HTTP ----------------------------------------------------------------------------------------
@@ -301,56 +554,59 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(model_dir: Path, civic: Path, log_dir: Path) -> Iterator[Any]:
-    """The OncoClass service with this model on 127.0.0.1, as an ``httpx.Client``."""
+def serving(model_dirs: dict[str, Path], civic: Path, log_dir: Path) -> Iterator[dict[str, Any]]:
+    """The OncoClass service on 127.0.0.1 for each model directory, all up at once (each
+    answers only when asked, so idle servers cost nothing), as ``httpx.Client`` objects."""
     import httpx
 
-    port = free_port()
-    home = Path(tempfile.mkdtemp(prefix="oncoclass-bench-"))
+    from oncoclass.features.encoder_backends import default_cache_dir
+
+    # The servers read the encoders' artefacts where this process does (never rebuilt).
+    env = {**os.environ, "ONCOCLASS_ENCODER_CACHE_DIR": str(default_cache_dir())}
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = (log_dir / f"serve-{model_dir.name}.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.worker",
-            "serve",
-            "--model-dir",
-            str(model_dir),
-            "--civic",
-            str(civic),
-            "--port",
-            str(port),
-            "--home",
-            str(home),
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT_S) as client:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    with contextlib.ExitStack() as stack:
+        procs: dict[str, tuple[subprocess.Popen[bytes], Any, Path]] = {}
+        for label, directory in model_dirs.items():
+            port = free_port()
+            home = Path(tempfile.mkdtemp(prefix="oncoclass-bench-"))
+            stack.callback(shutil.rmtree, home, True)
+            log_path = log_dir / f"serve-{label.replace('/', '--')}.log"
+            log = stack.enter_context(log_path.open("w"))
+            args = ["--model-dir", str(directory), "--civic", str(civic), "--port", str(port)]
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.worker", "serve", *args, "--home", str(home)],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            stack.callback(_stop, proc)
+            client = stack.enter_context(
+                httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT_S)
+            )
+            procs[label] = (proc, client, log_path)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        for label, (proc, client, log_path) in procs.items():
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"the server stopped; see {log.name}")
+                    raise RuntimeError(f"the server of {label} stopped; see {log_path}")
                 with contextlib.suppress(httpx.TransportError):
                     health = client.get("/health")
                     if health.status_code == 200 and health.json().get("status") == "ok":
                         break
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start in time; see {log.name}")
+                    raise RuntimeError(f"the server of {label} did not start; see {log_path}")
                 time.sleep(0.5)
-            yield client
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
+        yield {label: client for label, (_, client, _) in procs.items()}
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _item(s: Sample | LongText) -> dict[str, Any]:
@@ -365,236 +621,126 @@ def _item(s: Sample | LongText) -> dict[str, Any]:
     }
 
 
-def http_benchmarks(
-    client: Any, pool: SamplePool, long_cases: dict[int, list[LongText]], cfg: SpeedConfig
-) -> dict[str, Any]:
-    def post(path: str, body: dict[str, Any]) -> None:
+def http_timings(
+    model_dirs: dict[str, Path],
+    samples: Sequence[Sample],
+    long_cases: dict[int, list[LongText]],
+    civic: Path,
+    log_dir: Path,
+    cfg: SpeedConfig,
+) -> dict[str, dict[str, Any]]:
+    """Every variant through its own server, timed in interleaved rounds."""
+
+    def post(client: Any, path: str, body: dict[str, Any]) -> None:
         response = client.post(path, json=body)
         if response.status_code != 200:
             raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:300]}")
 
-    single = lambda s: post("/v1/predict", _item(s))  # noqa: E731
-    result: dict[str, Any] = {
-        "single": latency(timed_calls(single, pool.take(cfg.n_single), pool.take(cfg.warmup))),
-        "batch": {},
-        "long_text": {},
-    }
-    for size in cfg.batch_sizes:
-        batches = [pool.take(size) for _ in range(max(3, cfg.samples_per_size // size))]
-        seconds = timed_calls(
-            lambda b: post("/v1/predict/batch", {"items": [_item(s) for s in b]}),
-            batches,
-            [pool.take(size)],
-        )
-        result["batch"][str(size)] = {
-            "samples_per_s": size / statistics.median(seconds),
-            **latency(seconds),
+    with serving(model_dirs, civic, log_dir) as clients:
+        calls = {
+            label: {
+                "single": (lambda x, c=c: post(c, "/v1/predict", _item(x))),
+                "batch": (
+                    lambda b, c=c: post(c, "/v1/predict/batch", {"items": [_item(x) for x in b]})
+                ),
+                "long": (lambda x, c=c: post(c, "/v1/predict", _item(x))),
+            }
+            for label, c in clients.items()
         }
-    for length, cases in long_cases.items():
-        result["long_text"][str(length)] = latency(timed_calls(single, cases[1:], cases[:1]))
-    return result
+        # Each server sees every input once: its embeddings cache never answers for it.
+        inputs = {label: make_inputs(samples, long_cases, cfg, seed=2) for label in clients}
+        return interleaved(calls, inputs, cfg)
 
 
-# ---- inference back-ends -------------------------------------------------------------------------
-def inference_comparison(
-    model_dir: Path, samples: Sequence[Sample], cfg: SpeedConfig
-) -> dict[str, Any] | None:
-    """The FusionNet of a neural model: eager vs TorchScript vs ONNX Runtime, per batch size,
-    and the share of a ``predict_proba`` call that the network is."""
-    from oncoclass.models import load_model
-    from oncoclass.training.trainer import iter_batches
-
-    model = load_model(model_dir)
-    net = getattr(model, "net_", None)
-    if net is None or not hasattr(model, "_arrays"):
-        return None
-    net.eval()
-    repeats = cfg.inference_repeats
-    rows = []
-    for size in (1, 32, 128):
-        part = list(samples[:size])
-        clear_encoder_cache()
-        featurise = _median(lambda p=part: model._arrays(p), 1, warmup=0)  # cold
-        arrays = model._arrays(part)
-        batch = next(iter_batches(arrays, size, min_seq_len=5))
-        with torch.inference_mode():
-            eager = _median(lambda b=batch: net(b)["logits"], repeats)
-            traced = torch.jit.optimize_for_inference(
-                torch.jit.trace(_LogitsOnly(net), (batch,), strict=False, check_trace=False)
-            )
-            # (_median's warm-up calls let the profiling executor specialise the graph)
-            script = _median(lambda b=batch, f=traced: f(b), repeats)
-            same = torch.allclose(net(batch)["logits"], traced(batch), atol=1e-4)
-        row = {
-            "batch": size,
-            "featurise_ms": featurise * 1000,
-            "eager_ms": eager * 1000,
-            "torchscript_ms": script * 1000,
-            "torchscript_matches": bool(same),
-        }
-        ort = _onnx_runtime(net, batch, repeats)
-        if ort is not None:
-            row.update(ort)
-        rows.append(row)
-    return {"model": model.name, "rows": rows}
+# ---- the back-ends alone -------------------------------------------------------------------------
+def civic_statements(civic: Path, n: int, seed: int) -> list[str]:
+    """``n`` distinct real evidence statements (CIViC TSV, tab-separated, no quoting)."""
+    csv.field_size_limit(sys.maxsize)
+    path = next(civic.glob("*ClinicalEvidenceSummaries.tsv"))
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        texts = sorted({r["evidence_statement"] for r in rows if r["evidence_statement"].strip()})
+    return random.Random(seed).sample(texts, min(n, len(texts)))
 
 
-class _LogitsOnly(torch.nn.Module):
-    """The FusionNet returning its logits tensor (tracing wants tensors, not a dict)."""
-
-    def __init__(self, net: Any) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, batch: dict[str, Any]) -> Any:
-        return self.net(batch)["logits"]
-
-
-def _onnx_runtime(net: Any, batch: dict[str, Any], repeats: int) -> dict[str, Any] | None:
-    """Export to ONNX and time ONNX Runtime, if ``onnxruntime`` is installed."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-
-    keys = list(batch)
-
-    class Positional(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-            return self.net(dict(zip(keys, tensors, strict=True)))["logits"]
-
-    path = Path(tempfile.mkdtemp(prefix="oncoclass-onnx-")) / "fusion.onnx"
-    dynamic = {k: {0: "batch", **({1: "length"} if k == "tokens" else {})} for k in keys}
-    try:
-        # In eval mode: the exporter restores the wrapper's mode afterwards, and a fresh module
-        # is in training mode, which would switch the network's dropout on.
-        torch.onnx.export(
-            Positional().eval(),
-            tuple(batch[k] for k in keys),
-            str(path),
-            input_names=keys,
-            output_names=["logits"],
-            dynamic_axes=dynamic,
-            dynamo=False,
-        )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        feed = {k: batch[k].numpy() for k in keys}
-        got = session.run(None, feed)[0]
-        with torch.inference_mode():
-            want = net(batch)["logits"].numpy()
-        return {
-            "onnxruntime_ms": _median(lambda: session.run(None, feed), repeats) * 1000,
-            "onnxruntime_matches": bool(np.allclose(got, want, atol=1e-4)),
-        }
-    except Exception as exc:  # an export failure is a finding to report, not a crash
-        return {"onnxruntime_error": f"{type(exc).__name__}: {exc}"[:300]}
-    finally:
-        shutil.rmtree(path.parent, ignore_errors=True)
-
-
-def encoder_comparison(texts: Sequence[str], cfg: SpeedConfig) -> dict[str, Any]:
-    """The frozen sentence encoder (all-MiniLM-L6-v2), which dominates the encoder-based
-    models' cost: eager PyTorch vs dynamic int8 quantisation vs ONNX Runtime, on real texts
-    tokenised as the encoder does; ``min_cosine`` is the worst cosine similarity between a
-    back-end's pooled embedding and the eager one (1.0 = the same embedding)."""
+def backend_comparison(
+    statements: Sequence[str], backends: Sequence[str], cfg: SpeedConfig
+) -> dict[str, Any]:
+    """Each back-end alone on real statements, one text per call, cold, interleaved: ms per
+    statement (p50, p95) and per 256-piece text, cosine of each embedding to ``torch``'s."""
     from oncoclass.features.sentence_encoder import get_sentence_encoder
 
-    encoder = get_sentence_encoder()
-    model = encoder.model.eval()
+    encoders = {b: get_sentence_encoder(b) for b in dict.fromkeys([REFERENCE_BACKEND, *backends])}
+    for e in encoders.values():
+        e.cache_clear()
+    embeddings = {b: e.encode(list(statements)) for b, e in encoders.items()}
+    seconds: dict[str, list[float]] = {b: [] for b in encoders}
+    parts = chunks(list(statements), cfg.rounds)
+    # Longer than any back-end's max_length: each reads as many word pieces as it can.
+    long_text = " ".join(statements)[:4000]
+    long_s: dict[str, list[float]] = {b: [] for b in encoders}
+    for r in range(cfg.rounds):
+        for b, e in encoders.items():
+            for text in parts[r]:
+                e.cache_clear()
+                start = time.perf_counter()
+                e.encode([text])
+                seconds[b].append(time.perf_counter() - start)
+            e.cache_clear()
+            start = time.perf_counter()
+            e.encode([long_text + f" round {r}"])
+            long_s[b].append(time.perf_counter() - start)
+    rows = {}
+    for b, e in encoders.items():
+        cosine = (embeddings[b] * embeddings[REFERENCE_BACKEND]).sum(axis=1)
+        rows[b] = {
+            "description": e.spec.description,
+            "max_length": e.max_length,
+            "statement": latency(seconds[b]),
+            "max_length_text": latency(long_s[b]),
+            "min_cosine": float(cosine.min()) if e.spec.contextual else None,
+            "mean_cosine": float(cosine.mean()) if e.spec.contextual else None,
+            "artifact_mb": _artifact_mb(e.backend.folder),
+        }
+    return {"n_statements": len(statements), "backends": rows}
 
-    class Hidden(torch.nn.Module):
-        def __init__(self, inner: torch.nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+def _artifact_mb(folder: Path | None) -> float | None:
+    if folder is None:
+        return None
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
 
-    eager = Hidden(model).eval()
-    backends: dict[str, Callable[[dict[str, torch.Tensor]], np.ndarray]] = {
-        "eager": lambda enc: eager(enc["input_ids"], enc["attention_mask"]).numpy(),
+
+def token_counts(samples: Sequence[Sample], statements: Sequence[str]) -> dict[str, Any]:
+    """Word pieces ([CLS] and [SEP] included) of what the encoder reads: the selected text of
+    every sample (as ``encoder`` and ``multimodal`` select it) and the raw statements. The
+    torch back-end's tokenizer is uncut here: its max_length does not apply."""
+    from transformers import AutoTokenizer
+
+    from oncoclass.features.encoder_backends import weights_path
+    from oncoclass.features.text import select_text
+
+    tokenizer = AutoTokenizer.from_pretrained(str(weights_path()))
+    texts = {
+        "selected, max_tokens 200 (encoder)": [
+            select_text(s.text, s.gene, s.variation, 200) for s in samples
+        ],
+        "selected, max_tokens 400 (multimodal)": [
+            select_text(s.text, s.gene, s.variation, 400) for s in samples
+        ],
+        "raw evidence statements": list(statements),
     }
-    errors: dict[str, str] = {}
-    try:
-        int8 = torch.ao.quantization.quantize_dynamic(
-            Hidden(copy.deepcopy(model)).eval(), {torch.nn.Linear}, dtype=torch.qint8
-        )
-        backends["int8"] = lambda enc: int8(enc["input_ids"], enc["attention_mask"]).numpy()
-    except Exception as exc:  # a back-end that does not work here is a finding, not a crash
-        errors["int8"] = f"{type(exc).__name__}: {exc}"[:300]
-    tmp = Path(tempfile.mkdtemp(prefix="oncoclass-onnx-"))
-    try:
-        import onnxruntime as ort
-
-        sample = encoder.tokenizer(list(texts[:2]), padding=True, return_tensors="pt")
-        axes = {0: "batch", 1: "length"}
-        torch.onnx.export(
-            eager,
-            (sample["input_ids"], sample["attention_mask"]),
-            str(tmp / "encoder.onnx"),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["hidden"],
-            dynamo=False,
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "hidden": axes},
-        )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        session = ort.InferenceSession(
-            str(tmp / "encoder.onnx"), options, providers=["CPUExecutionProvider"]
-        )
-        backends["onnxruntime"] = lambda enc: session.run(
-            None,
-            {
-                "input_ids": enc["input_ids"].numpy(),
-                "attention_mask": enc["attention_mask"].numpy(),
-            },
-        )[0]
-    except Exception as exc:
-        errors["onnxruntime"] = f"{type(exc).__name__}: {exc}"[:300]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    rows = []
-    with torch.inference_mode():
-        for size in (1, 32):
-            enc = encoder.tokenizer(
-                list(texts[:size]),
-                padding=True,
-                truncation=True,
-                max_length=encoder.max_length,
-                return_tensors="pt",
-            )
-            mask = enc["attention_mask"].unsqueeze(-1).numpy()
-            pooled = {}
-            row: dict[str, Any] = {"batch": size, "tokens": int(enc["attention_mask"].sum())}
-            for name, run in backends.items():
-                hidden = run(enc)
-                vec = (hidden * mask).sum(1) / mask.sum(1)
-                pooled[name] = vec / np.linalg.norm(vec, axis=1, keepdims=True)
-                row[f"{name}_ms"] = _median(lambda r=run, e=enc: r(e), cfg.inference_repeats) * 1000
-            for name, vec in pooled.items():
-                if name != "eager":
-                    row[f"{name}_min_cosine"] = float((vec * pooled["eager"]).sum(1).min())
-            rows.append(row)
-    return {"rows": rows, "errors": errors, "max_length": encoder.max_length}
-
-
-def _median(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
-    """Median seconds of ``repeats`` calls after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
+    rows = {}
+    for name, group in texts.items():
+        counts = np.array([len(ids) for ids in tokenizer(group, verbose=False)["input_ids"]])
+        rows[name] = {
+            "n": len(counts),
+            **{f"p{p}": float(np.percentile(counts, p)) for p in (50, 90, 95, 99)},
+            "max": int(counts.max()),
+            "over_128": float((counts > 128).mean()),
+            "over_256": float((counts > 256).mean()),
+        }
+    return rows
 
 
 # ---- the benchmark -------------------------------------------------------------------------------
@@ -614,254 +760,404 @@ def speed(
 
     register_references()
     cfg = cfg or (SpeedConfig.quick() if quick else SpeedConfig())
-    names = [s.name for s in model_specs(SPEED_REFERENCES, only=only)]
-    if not names:
+    chosen = variants(cfg, only)
+    if not chosen:
         raise InvalidInputError(
-            f"no model to time among {only}; the speed benchmark knows "
-            f"{', '.join(s.name for s in model_specs(SPEED_REFERENCES))}",
+            f"no variant to time among {only}; the speed benchmark knows "
+            f"{', '.join(v.label for v in variants(cfg))}",
             field="models",
         )
     models_dir = models_dir or out_dir / "models"
-    default = get_settings().default_model
+    default_model = get_settings().default_model
     payload: dict[str, Any] = {
         "quick": quick,
-        "config": cfg.__dict__,
-        "default_model": default,
-        "models": names,
+        "config": asdict(cfg),
+        "civic": str(civic),
+        "default_model": default_model,
+        "default_backend": DEFAULT_BACKEND,
+        "default": default_label(default_model),
+        "fp32_default": fp32_label(default_model),
+        "variants": [v.label for v in chosen],
+        "loadavg_start": os.getloadavg(),
     }
 
     def save() -> None:
         write_json(out_dir, "speed", payload)
 
-    payload["training"] = train_models(names, civic, models_dir, cfg)
-    save()
     samples = load_civic(civic, min_support=30)
-    pool = SamplePool(samples)
-    knowledge = KnowledgeBase.from_path(civic)
+    if cfg.train_limit:
+        samples = samples[: cfg.train_limit]
+    payload["training"] = train_variants(chosen, civic, models_dir, cfg)
+    save()
+    if cfg.quality:
+        payload["quality"] = quality(chosen, samples, cfg, default_model, save)
+        save()
+    statements = civic_statements(civic, cfg.n_agreement, cfg.seed)
+    payload["token_counts"] = token_counts(samples, statements)
+    backends = sorted({v.backend for v in chosen if v.backend}, key=list(BACKENDS).index)
+    if backends:
+        payload["backends"] = backend_comparison(statements, backends, cfg)
+    save()
     long_cases = {n: long_text_cases(mskcc, n, cfg.n_long + 1) for n in TEXT_LENGTHS}
-    payload["predictor"], payload["http"], payload["inference"] = {}, {}, {}
-    for name in names:
-        console.log(f"speed: {name} through the Predictor")
-        payload["predictor"][name] = predictor_benchmarks(
-            models_dir / name, pool, knowledge, long_cases, cfg
+    model_dirs = {v.label: models_dir / v.dirname for v in chosen}
+    knowledge = KnowledgeBase.from_path(civic)
+    console.log("speed: the Predictor, interleaved")
+    payload["predictor"] = predictor_timings(model_dirs, samples, long_cases, knowledge, cfg)
+    save()
+    if cfg.http:
+        console.log("speed: HTTP, interleaved")
+        payload["http"] = http_timings(
+            model_dirs, samples, long_cases, civic, out_dir / "logs", cfg
         )
         save()
-    if cfg.http:
-        for name in names:
-            console.log(f"speed: {name} through HTTP")
-            with serving(models_dir / name, civic, out_dir / "logs") as client:
-                payload["http"][name] = http_benchmarks(client, pool, long_cases, cfg)
-            save()
-    if cfg.inference:
-        for name in names:
-            comparison = inference_comparison(models_dir / name, pool.take(128), cfg)
-            if comparison is not None:
-                payload["inference"][name] = comparison
-        from oncoclass.features.sentence_encoder import encoder_loaded
-
-        if encoder_loaded():  # some model under test uses the sentence encoder
-            texts = [
-                select_text(s.text, s.gene, s.variation, max_tokens=200) for s in pool.take(32)
-            ]
-            payload["sentence_encoder"] = encoder_comparison(texts, cfg)
-        save()
+    payload["loadavg_end"] = os.getloadavg()
+    payload["summary"] = summary(payload)
     payload["targets"] = speed_targets(payload)
+    payload["frontier"] = frontier(payload)
     save()
     for grid in speed_grids(payload):
         out.print(grid.rich())
     return payload
 
 
-def speed_targets(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's speed targets, checked for the default model (or, when it was not timed, the
-    first OncoClass model that was); every model's figures are in the JSON."""
-    from benchmarks.references import is_reference
-
-    timed = [m for m in payload.get("predictor", {}) if not is_reference(m)]
-    model = (
-        payload["default_model"] if payload["default_model"] in timed else next(iter(timed), None)
-    )
-    if model is None:
-        return []
-    rows = []
-    http = payload.get("http", {}).get(model)
-    if http:
-        rows.append(
-            _target(
-                f"HTTP single p50 ≤ {TARGET_HTTP_P50_MS:g} ms",
-                model,
-                http["single"]["p50_ms"],
-                TARGET_HTTP_P50_MS,
-                lower=True,
-            )
-        )
-        best = max(http["batch"].items(), key=lambda kv: kv[1]["samples_per_s"])
-        rows.append(
-            _target(
-                f"HTTP batch ≥ {TARGET_BATCH_PER_S:g} samples/s (batch {best[0]})",
-                model,
-                best[1]["samples_per_s"],
-                TARGET_BATCH_PER_S,
-                lower=False,
-            )
-        )
-    pred = payload["predictor"][model]
-    best = max(pred["batch"].items(), key=lambda kv: kv[1]["samples_per_s"])
-    rows.append(
-        _target(
-            f"Predictor batch ≥ {TARGET_BATCH_PER_S:g} samples/s (batch {best[0]})",
-            model,
-            best[1]["samples_per_s"],
-            TARGET_BATCH_PER_S,
-            lower=False,
-        )
-    )
-    longest = str(max(TEXT_LENGTHS))
-    rows.append(
-        _target(
-            f"100k-char text ≤ {TARGET_LONG_TEXT_MS:g} ms (Predictor p50)",
-            model,
-            pred["long_text"][longest]["p50_ms"],
-            TARGET_LONG_TEXT_MS,
-            lower=True,
-        )
-    )
+# ---- the figures that matter ---------------------------------------------------------------------
+def summary(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """One row per variant: quality, the headline timings, and their ratios to the peer and
+    to the fp32 default."""
+    rows: dict[str, dict[str, Any]] = {}
+    for label in payload["variants"]:
+        q = payload.get("quality", {}).get(label, {})
+        pred = payload.get("predictor", {}).get(label)
+        http = payload.get("http", {}).get(label)
+        rows[label] = {
+            "log_loss": q.get("log_loss"),
+            "log_loss_sd": q.get("log_loss_sd"),
+            "macro_f1": q.get("macro_f1"),
+            "seeds": q.get("seeds"),
+            "predictor_p50_ms": pred and pred["single"]["p50_ms"],
+            "predictor_p95_ms": pred and pred["single"]["p95_ms"],
+            "http_p50_ms": http and http["single"]["p50_ms"],
+            "http_p95_ms": http and http["single"]["p95_ms"],
+            "predictor_batch_per_s": pred and _best_batch(pred)[1],
+            "http_batch_per_s": http and _best_batch(http)[1],
+            "long_ms": pred and pred["long_text"][LONGEST]["p50_ms"],
+            "http_long_ms": http and http["long_text"][LONGEST]["p50_ms"],
+        }
+    for base_name, base_label in (("peer", PEER), ("fp32", payload["fp32_default"])):
+        base = rows.get(base_label)
+        for row in rows.values():
+            for key in list(row):
+                if key.endswith(("_ms", "_per_s")) and not key.startswith("x_"):
+                    row[f"x_{base_name}:{key}"] = ratio(row[key], base and base[key])
     return rows
 
 
-def _target(name: str, model: str, value: float, bound: float, *, lower: bool) -> dict[str, Any]:
+def _best_batch(result: dict[str, Any]) -> tuple[str, float]:
+    size, best = max(result["batch"].items(), key=lambda kv: kv[1]["samples_per_s"])
+    return size, best["samples_per_s"]
+
+
+def frontier(payload: dict[str, Any]) -> dict[str, Any]:
+    """The default model on each back-end, and the back-end the rule picks: the fastest (HTTP
+    p50, else Predictor p50) whose mean log loss is within ``TARGET_LOG_LOSS_DELTA`` of the
+    fp32 default's on the same folds and seeds."""
+    model = payload["default_model"]
+    rows = payload["summary"]
+    fp32 = rows.get(payload["fp32_default"], {}).get("log_loss")
+    candidates = []
+    for label, r in rows.items():
+        if not label.startswith(f"{model}/"):
+            continue
+        delta = None if r["log_loss"] is None or fp32 is None else r["log_loss"] - fp32
+        speed_ms = r["http_p50_ms"] if r["http_p50_ms"] is not None else r["predictor_p50_ms"]
+        candidates.append(
+            {
+                "variant": label,
+                "log_loss_delta": delta,
+                "quality_ok": delta is not None and delta <= TARGET_LOG_LOSS_DELTA,
+                "p50_ms": speed_ms,
+                "speed_ok": all(
+                    t["met"]
+                    for t in speed_targets({**payload, "default": label})
+                    if not t["target"].startswith("CIViC")
+                ),
+            }
+        )
+    eligible = [c for c in candidates if c["quality_ok"] and c["p50_ms"] is not None]
+    choice = min(eligible, key=lambda c: c["p50_ms"])["variant"] if eligible else None
     return {
-        "target": name,
-        "model": model,
-        "value": value,
-        "met": value <= bound if lower else value >= bound,
-        "gap": value - bound,
+        "rule": f"the fastest back-end within {TARGET_LOG_LOSS_DELTA:g} log loss of fp32",
+        "candidates": candidates,
+        "choice": choice,
+        "default": payload["default"],
     }
+
+
+def speed_targets(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets, checked for the default model on the default back-end, each with
+    its ratio to the peer and to the fp32 default from the same run."""
+    label = payload["default"]
+    row = payload["summary"].get(label)
+    if row is None:
+        return []
+    fp32 = payload["summary"].get(payload["fp32_default"], {})
+    checks = [
+        ("HTTP p50 with explanation + look-up", "http_p50_ms", TARGET_HTTP_P50_MS, True),
+        ("HTTP batch samples/s (best size)", "http_batch_per_s", TARGET_BATCH_PER_S, False),
+        (
+            "Predictor batch samples/s (best size)",
+            "predictor_batch_per_s",
+            TARGET_BATCH_PER_S,
+            False,
+        ),  # noqa: E501
+        ("100k-char text, Predictor p50 ms", "long_ms", TARGET_LONG_TEXT_MS, True),
+        ("100k-char text, HTTP p50 ms", "http_long_ms", TARGET_LONG_TEXT_MS, True),
+    ]
+    rows = []
+    for name, key, bound, lower in checks:
+        value = row.get(key)
+        if value is None:
+            continue
+        rows.append(
+            {
+                "target": f"{name} {'≤' if lower else '≥'} {bound:g}",
+                "model": label,
+                "value": value,
+                "met": value <= bound if lower else value >= bound,
+                "x_peer": row.get(f"x_peer:{key}"),
+                "x_fp32": row.get(f"x_fp32:{key}"),
+                "fp32_value": fp32.get(key),
+            }
+        )
+    ours, theirs = row.get("log_loss"), fp32.get("log_loss")
+    seeds = row.get("seeds") or []
+    if ours is not None and theirs is not None:
+        rows.append(
+            {
+                "target": f"CIViC log loss ≤ fp32's + {TARGET_LOG_LOSS_DELTA:g} (same folds"
+                + (f", mean of seeds {', '.join(map(str, seeds))})" if seeds else ")"),
+                "model": label,
+                "value": ours,
+                "met": ours <= theirs + TARGET_LOG_LOSS_DELTA,
+                "x_peer": None,
+                "x_fp32": ours - theirs,
+                "fp32_value": theirs,
+            }
+        )
+    return rows
 
 
 # ---- tables --------------------------------------------------------------------------------------
 def speed_grids(payload: dict[str, Any]) -> list[Grid]:
-    """The speed results as tables; ratios are to the classical peer (``ref-peer``)."""
     grids = []
-    names = payload["models"]
-    base = "ref-peer" if "ref-peer" in names else names[0]
-
-    training = payload.get("training")
-    if training:
-        first = training["models"][0]
-        floor = training["floor_rss_mb"]
+    rows = payload.get("summary", {})
+    default, fp32 = payload["default"], payload["fp32_default"]
+    if rows:
         grid = Grid(
-            f"training on {first['n_samples']:,} CIViC items (median of {len(first['runs'])})"
-            + (f"; memory floor of the process {floor:.0f} MiB" if floor else ""),
-            ["model", "train s", f"× {base}", "process s", "peak RSS MiB"],
+            "quality and speed of every model and back-end, same run "
+            f"(default: {default}; × = ratio to {PEER} / to {fp32})",
+            [
+                "model",
+                "log loss",
+                "macro-F1",
+                "HTTP p50 ms",
+                "HTTP p95 ms",
+                "× peer",
+                "× fp32",
+                "batch/s HTTP",
+                "batch/s Predictor",
+                "× fp32",
+                "100k ms",
+                "× peer",
+                "× fp32",
+            ],
         )
-        ref = {r["model"]: r for r in training["models"]}.get(base)
-        for r in training["models"]:
+        for label, r in rows.items():
+            name = f"**{label}**" if label == default else label
             grid.rows.append(
                 [
-                    r["model"],
-                    f"{r['train_s']:.1f}",
-                    _ratio(r["train_s"], ref and ref["train_s"]),
-                    f"{r['process_wall_s']:.1f}",
-                    f"{r['peak_rss_mb']:.0f}",
+                    f"_{name}_" if label == PEER else name,
+                    _num(r["log_loss"], 3)
+                    + (f" ± {r['log_loss_sd']:.3f}" if r["log_loss_sd"] else ""),
+                    _num(r["macro_f1"], 3),
+                    _num(r["http_p50_ms"], 1),
+                    _num(r["http_p95_ms"], 1),
+                    _x(r.get("x_peer:http_p50_ms")),
+                    _x(r.get("x_fp32:http_p50_ms")),
+                    _num(r["http_batch_per_s"], 0),
+                    _num(r["predictor_batch_per_s"], 0),
+                    _x(r.get("x_fp32:predictor_batch_per_s")),
+                    _num(r["long_ms"], 1),
+                    _x(r.get("x_peer:long_ms")),
+                    _x(r.get("x_fp32:long_ms")),
                 ]
             )
         grids.append(grid)
-
+    choice = payload.get("frontier")
+    if choice and choice["candidates"]:
+        grid = Grid(
+            f"the frontier of {payload['default_model']}: {choice['rule']} → "
+            f"{choice['choice'] or 'none'} (the default in the code: {choice['default']})",
+            ["variant", "Δ log loss vs fp32", "quality ok", "p50 ms", "speed targets met"],
+        )
+        for c in choice["candidates"]:
+            delta = c["log_loss_delta"]
+            grid.rows.append(
+                [
+                    c["variant"],
+                    "-" if delta is None else f"{delta:+.4f}",
+                    "yes" if c["quality_ok"] else "**no**",
+                    _num(c["p50_ms"], 1),
+                    "yes" if c["speed_ok"] else "**no**",
+                ]
+            )
+        grids.append(grid)
+    if payload.get("targets"):
+        grid = Grid(
+            f"speed and quality targets (default model: {default})",
+            ["target", "value", "met", "× peer", f"× {fp32}", f"{fp32}"],
+        )
+        for r in payload["targets"]:
+            delta = r["target"].startswith("CIViC")
+            grid.rows.append(
+                [
+                    r["target"],
+                    _num(r["value"], 3 if delta else 1),
+                    "yes" if r["met"] else "**no**",
+                    _x(r["x_peer"]),
+                    f"{r['x_fp32']:+.4f}" if delta else _x(r["x_fp32"]),
+                    _num(r["fp32_value"], 3 if delta else 1),
+                ]
+            )
+        grids.append(grid)
     for path in ("predictor", "http"):
         results = payload.get(path) or {}
         if not results:
             continue
-        ref = results.get(base)
+        first = next(iter(results.values()))
         grid = Grid(
-            f"single prediction with explanation + CIViC look-up, {path} (ms)",
-            ["model", "p50", "p95", "p99", f"p50 × {base}"],
+            f"{path}: single prediction (explained, with look-up) ms, batch samples/s by size, "
+            "long texts p50 ms",
+            [
+                "model",
+                "p50",
+                "p95",
+                "p99",
+                *(f"batch {n}" for n in first["batch"]),
+                *(f"{int(n) // 1000}k chars" for n in first["long_text"]),
+            ],
         )
-        for name, r in results.items():
-            s = r["single"]
+        for label, r in results.items():
+            grid.rows.append(
+                [
+                    label,
+                    *(_num(r["single"][k], 1) for k in ("p50_ms", "p95_ms", "p99_ms")),
+                    *(_num(b["samples_per_s"], 0) for b in r["batch"].values()),
+                    *(_num(t["p50_ms"], 1) for t in r["long_text"].values()),
+                ]
+            )
+        grids.append(grid)
+    if payload.get("training"):
+        grid = Grid(
+            f"training once on {payload['training'][0]['n_samples']:,} CIViC items (child process)",
+            ["model", "train s", "process s", "peak RSS MiB"],
+        )
+        for r in payload["training"]:
+            grid.rows.append(
+                [
+                    r["variant"],
+                    _num(r["train_s"], 1),
+                    _num(r["process_wall_s"], 1),
+                    _num(r["peak_rss_mb"], 0),
+                ]
+            )
+        grids.append(grid)
+    comparison = payload.get("backends")
+    if comparison:
+        grid = Grid(
+            f"the sentence encoder's back-ends alone, one text per call, cold "
+            f"({comparison['n_statements']} real CIViC statements)",
+            [
+                "back-end",
+                "max_length",
+                "statement p50 ms",
+                "p95 ms",
+                "× torch",
+                "max_length text ms",
+                "× torch",
+                "min cosine",
+                "mean cosine",
+                "artefact MiB",
+            ],
+        )
+        ref = comparison["backends"].get(REFERENCE_BACKEND, {})
+        for name, r in comparison["backends"].items():
             grid.rows.append(
                 [
                     name,
-                    f"{s['p50_ms']:.1f}",
-                    f"{s['p95_ms']:.1f}",
-                    f"{s['p99_ms']:.1f}",
-                    _ratio(s["p50_ms"], ref and ref["single"]["p50_ms"]),
+                    str(r["max_length"]),
+                    _num(r["statement"]["p50_ms"], 2),
+                    _num(r["statement"]["p95_ms"], 2),
+                    _x(ratio(r["statement"]["p50_ms"], ref.get("statement", {}).get("p50_ms"))),
+                    _num(r["max_length_text"]["p50_ms"], 2),
+                    _x(
+                        ratio(
+                            r["max_length_text"]["p50_ms"],
+                            ref.get("max_length_text", {}).get("p50_ms"),
+                        )
+                    ),
+                    _num(r["min_cosine"], 4),
+                    _num(r["mean_cosine"], 4),
+                    _num(r["artifact_mb"], 1),
                 ]
             )
         grids.append(grid)
-
-        sizes = list(next(iter(results.values()))["batch"])
+    counts = payload.get("token_counts")
+    if counts:
         grid = Grid(
-            f"batch throughput, {path} (samples/s, no explanation)",
-            ["model", *(f"batch {n}" for n in sizes)],
+            "word pieces the encoder reads ([CLS] and [SEP] included), CIViC",
+            ["texts", "n", "p50", "p90", "p95", "p99", "max", "> 128", "> 256"],
         )
-        for name, r in results.items():
-            grid.rows.append([name, *(f"{r['batch'][n]['samples_per_s']:.0f}" for n in sizes)])
-        grids.append(grid)
-
-        lengths = list(next(iter(results.values()))["long_text"])
-        grid = Grid(
-            f"latency vs text length, {path} (p50 ms, with explanation)",
-            ["model", *(f"{int(n) // 1000}k chars" for n in lengths)],
-        )
-        for name, r in results.items():
-            grid.rows.append([name, *(f"{r['long_text'][n]['p50_ms']:.1f}" for n in lengths)])
-        grids.append(grid)
-
-    for name, comp in (payload.get("inference") or {}).items():
-        grid = Grid(
-            f"inference back-ends, {name}: the network's forward pass (ms, median); "
-            "featurise = text selection, encoders, genomic arrays (cold)",
-            ["batch", "featurise", "eager", "TorchScript", "ONNX Runtime"],
-        )
-        for r in comp["rows"]:
-            ort = (
-                f"{r['onnxruntime_ms']:.2f}"
-                if "onnxruntime_ms" in r
-                else ("failed" if "onnxruntime_error" in r else "not installed")
-            )
+        for name, r in counts.items():
             grid.rows.append(
                 [
-                    str(r["batch"]),
-                    f"{r['featurise_ms']:.1f}",
-                    f"{r['eager_ms']:.2f}",
-                    f"{r['torchscript_ms']:.2f}",
-                    ort,
+                    name,
+                    str(r["n"]),
+                    *(f"{r[k]:.0f}" for k in ("p50", "p90", "p95", "p99")),
+                    str(r["max"]),
+                    f"{r['over_128']:.1%}",
+                    f"{r['over_256']:.1%}",
                 ]
-            )
-        grids.append(grid)
-
-    encoder = payload.get("sentence_encoder")
-    if encoder:
-        names = [k.removesuffix("_ms") for k in encoder["rows"][0] if k.endswith("_ms")]
-        grid = Grid(
-            "the sentence encoder (all-MiniLM-L6-v2, max_length "
-            f"{encoder['max_length']}): ms per batch, median; worst cosine to eager",
-            ["batch", "tokens", *names, *(f"{n} cosine" for n in names if n != "eager")],
-        )
-        for r in encoder["rows"]:
-            grid.rows.append(
-                [
-                    str(r["batch"]),
-                    str(r["tokens"]),
-                    *(f"{r[n + '_ms']:.1f}" for n in names),
-                    *(f"{r[n + '_min_cosine']:.4f}" for n in names if n != "eager"),
-                ]
-            )
-        grids.append(grid)
-
-    if payload.get("targets"):
-        grid = Grid(
-            f"speed targets (default model: {payload['default_model']})",
-            ["target", "model", "value", "met"],
-        )
-        for r in payload["targets"]:
-            grid.rows.append(
-                [r["target"], r["model"], f"{r['value']:.1f}", "yes" if r["met"] else "**no**"]
             )
         grids.append(grid)
     return grids
 
 
-def _ratio(value: float, base: float | None) -> str:
-    return f"{value / base:.2f}" if base else "-"
+def _num(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+# ---- the child's entry point ---------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train one variant (the benchmark's child process)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--params", default="{}", help="constructor parameters, as JSON")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    from oncoclass.settings import configure_runtime
+
+    configure_runtime()  # the threads `oncoclass train` uses
+    child_train(args)
+
+
+if __name__ == "__main__":
+    main()

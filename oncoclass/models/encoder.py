@@ -10,7 +10,9 @@ is trained.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,30 +20,64 @@ import torch
 from torch import nn
 
 from oncoclass.data.records import Sample
-from oncoclass.features.sentence_encoder import DIM, get_sentence_encoder
+from oncoclass.features.encoder_backends import REFERENCE_BACKEND, backend_key, backend_spec
+from oncoclass.features.sentence_encoder import DEFAULT_BACKEND, DIM, get_sentence_encoder
 from oncoclass.features.text import select_text
 from oncoclass.models.base import occluded_samples, register, span_offsets
 from oncoclass.models.neural import NeuralClassifier
 
+log = logging.getLogger(__name__)
+
 
 class SentenceEmbeddings:
     """What a model reading all-MiniLM-L6-v2 embeddings of the selected text shares: the
-    embeddings themselves, and occlusion explanations from one encoder pass."""
+    embeddings themselves, from the back-end it was trained with (``encoder_backend``, part of
+    its configuration, hence of ``model.json``), and occlusion explanations from one encoder
+    pass."""
 
     max_tokens: int
+
+    def __init__(self, *, encoder_backend: str = DEFAULT_BACKEND, **kwargs: Any) -> None:
+        backend_spec(encoder_backend)  # an unknown back-end fails here, not at the first text
+        super().__init__(**kwargs)
+        self.encoder_backend = encoder_backend
 
     def _embeddings(self, samples: Sequence[Sample], given: np.ndarray | None) -> np.ndarray:
         if given is not None:
             return given
         texts = [select_text(s.text, s.gene, s.variation, self.max_tokens) for s in samples]
-        return get_sentence_encoder().encode(texts)
+        return get_sentence_encoder(self.encoder_backend).encode(texts)
 
     def _occluded_logits(self, sample: Sample, spans: Sequence[str]) -> np.ndarray:
         # One encoder pass for the text and all its occluded variants (see encode_occlusions);
         # those approximate embeddings go straight into this call, never into a cache.
         joined, offsets = span_offsets(spans)
-        embedding = get_sentence_encoder().encode_occlusions(joined, offsets)
+        embedding = get_sentence_encoder(self.encoder_backend).encode_occlusions(joined, offsets)
         return self._logits(occluded_samples(sample, spans), embedding=embedding)  # type: ignore[attr-defined]
+
+    # ---- the checkpoint: which encoder, built from what --------------------------------------
+    def _text_state(self) -> dict[str, Any]:
+        # The back-end's key (weights, back-end, library versions): a model served with another
+        # build of its encoder is flagged at load.
+        return {**super()._text_state(), "encoder_key": backend_key(self.encoder_backend)}  # type: ignore[misc]
+
+    def _load(self, directory: Path, card: dict[str, Any]) -> None:
+        if "encoder_backend" not in card["config"]:
+            # Saved before back-ends existed: trained on the only encoder there was.
+            self.encoder_backend = REFERENCE_BACKEND
+        super()._load(directory, card)  # type: ignore[misc]
+
+    def _load_text_state(self, state: dict[str, Any]) -> None:
+        super()._load_text_state(state)  # type: ignore[misc]
+        trained, now = state.get("encoder_key"), backend_key(self.encoder_backend)
+        if trained is not None and trained != now:
+            log.warning(
+                "this model was trained with the sentence encoder %s and is served with %s "
+                "(other library versions): its probabilities may differ slightly from those "
+                "measured at training",
+                trained,
+                now,
+            )
 
 
 class EmbeddingProjection(nn.Module):

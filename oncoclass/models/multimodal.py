@@ -2,6 +2,7 @@
 
     tokens    (B, L)   -> TextCNN (embeddings + Conv1D widths + max-pool) -> (B, F * widths)
     embedding (B, 384) -> frozen all-MiniLM-L6-v2 projection               -> (B, proj)
+                          (back-end: ``encoder_backend``, see features/encoder_backends.py)
     concat             -> (B, F * widths + proj) -> FusionNet with the genomic branch
 
 The CNN learns the task's own vocabulary (drug names, "resistance", "survival"); the
@@ -46,7 +47,8 @@ class MultiModalClassifier(SentenceEmbeddings, CNNClassifier):
     def _text_arrays(
         self, samples: Sequence[Sample], embedding: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
-        # The encoder reads the CNN's selection (its first MAX_LENGTH word pieces of it).
+        # The encoder reads the CNN's selection (as many word pieces of it as its back-end's
+        # max_length allows).
         return {**super()._text_arrays(samples), "embedding": self._embeddings(samples, embedding)}
 
     def _text_branch(self) -> tuple[nn.Module, int]:
