@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from oncoclass.history.models import utcnow
 from oncoclass.knowledge import KnowledgeBase, KnowledgeMatch
 from oncoclass.models.store import resolve_model_dir
 from oncoclass.predictor import Prediction, Predictor
-from oncoclass.privacy import get_deidentifier, text_hash
+from oncoclass.privacy import BackgroundScrubber, ScrubResult, get_deidentifier, text_hash
 from oncoclass.schemas import (
     ClassPublic,
     LimitsPublic,
@@ -69,6 +70,10 @@ class OncoClassService:
         self._predictor = predictor
         self.model_error = model_error
         self._reload_lock = threading.Lock()
+        # Only a long-running service with a history gains from a helper process (a one-shot
+        # CLI call would wait for it to start, and then to stop).
+        helper = database is not None and settings.store_text == "scrubbed"
+        self._scrubber = BackgroundScrubber(settings.scrub_helper_chars if helper else 0)
 
     @classmethod
     def start(
@@ -106,6 +111,12 @@ class OncoClassService:
             predictor=predictor,
             model_error=model_error,
         )
+
+    def close(self) -> None:
+        """Stop the de-identification helper and release the database's connections."""
+        self._scrubber.close()
+        if self.database is not None:
+            self.database.dispose()
 
     @property
     def knowledge_release(self) -> str | None:
@@ -214,8 +225,10 @@ class OncoClassService:
         sample = predictor.make_sample(
             request.gene, request.variation, request.text, request.disease, request.drugs
         )
+        # A long text is de-identified on the other core while the model reads it.
+        scrubbed = self._scrubber.submit(sample.text) if sample.text else None
         prediction = predictor.predict_samples([sample], explain=True)[0]
-        record = self._record(predictor, prediction, sample, source="predict")
+        record = self._record(predictor, prediction, sample, source="predict", scrubbed=scrubbed)
         if store:
             record = self._store([record])[0]
         return PredictionPublic.from_record(record, self.lookup(sample))
@@ -270,14 +283,16 @@ class OncoClassService:
         batch_id: str | None = None,
         row: int | None = None,
         sample_name: str | None = None,
+        scrubbed: Callable[[], ScrubResult] | None = None,
     ) -> PredictionRecord:
         """The history row of a prediction, as it may be stored: the evidence text (and the
         sentences quoted as evidence) de-identified, or left out (``Settings.store_text``),
-        with a keyed hash of the text as received."""
+        with a keyed hash of the text as received (``scrubbed``: the de-identified text,
+        when it was started earlier)."""
         outputs = prediction_outputs(
             prediction, predictor.task.group_title, predictor.card["training"].get("data_release")
         )
-        text, outputs["evidence"] = self._protect(sample.text, outputs["evidence"])
+        text, outputs["evidence"] = self._protect(sample.text, outputs["evidence"], scrubbed)
         return PredictionRecord(
             created_at=utcnow(),
             source=source,
@@ -301,19 +316,22 @@ class OncoClassService:
         )
 
     def _protect(
-        self, text: str, evidence: list[dict[str, Any]]
+        self,
+        text: str,
+        evidence: list[dict[str, Any]],
+        scrubbed: Callable[[], ScrubResult] | None = None,
     ) -> tuple[str, list[dict[str, Any]]]:
         """The text and evidence sentences as they may be stored (see ``_record``)."""
         if not text:
             return "", evidence
         if self.settings.store_text == "none":
             return "", [{**e, "text": "", "start": 0, "end": 0} for e in evidence]
-        scrubbed = get_deidentifier().scrub(text)
+        result = scrubbed() if scrubbed is not None else get_deidentifier().scrub(text)
         spans = []
         for e in evidence:
-            start, end = scrubbed.position(e["start"]), scrubbed.position(e["end"])
-            spans.append({**e, "start": start, "end": end, "text": scrubbed.text[start:end]})
-        return scrubbed.text, spans
+            start, end = result.position(e["start"]), result.position(e["end"])
+            spans.append({**e, "start": start, "end": end, "text": result.text[start:end]})
+        return result.text, spans
 
     @functools.cached_property
     def _hash_key(self) -> bytes:

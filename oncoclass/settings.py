@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     #: record numbers, contacts, addresses, ages over 89 replaced) or "none" (only its keyed
     #: hash). Logs never hold a text either way.
     store_text: Literal["scrubbed", "none"] = "scrubbed"
+    #: Texts at least this long (characters) are de-identified in a helper process, on the
+    #: other core while the model reads them (0: always in the request's thread).
+    scrub_helper_chars: int = 20_000
     #: Secret key of the text hashes (HMAC), shared by every replica; default: a random key
     #: created once in the data home (``text-hash.key``).
     text_hash_key: str | None = None

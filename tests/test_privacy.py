@@ -42,6 +42,7 @@ import pytest
 import tldextract
 
 from oncoclass.privacy import (
+    BackgroundScrubber,
     Deidentifier,
     Entity,
     OfflineEmailRecognizer,
@@ -796,3 +797,65 @@ def test_nothing_is_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
     # The guard works: tldextract's default extractor does try to download.
     tldextract.TLDExtract(cache_dir=None)("example.org")
     assert attempts
+
+
+# ---- the helper process for long texts -----------------------------------------------------------
+LONG_REPORT = (
+    "Seen by Dr. Ann Lee on 03/14/2023, MRN 4829103, tel 617-555-0142. "
+    + "The EGFR L858R tumour responded to osimertinib after two cycles. " * 40
+)
+
+
+def _wait_ready(scrubber: BackgroundScrubber, text: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not scrubber.ready:  # it starts at the first long text, in the background
+        scrubber.submit(text)()
+        assert time.monotonic() < deadline, "the helper process did not start"
+        time.sleep(0.2)
+
+
+def test_long_texts_are_scrubbed_in_a_helper_process_with_the_same_result(
+    deid: Deidentifier,
+) -> None:
+    scrubber = BackgroundScrubber(min_chars=1_000)
+    try:
+        assert scrubber.submit(LONG_REPORT)() == deid.scrub(LONG_REPORT)  # while it starts
+        _wait_ready(scrubber, LONG_REPORT)
+        texts = [LONG_REPORT.replace("4829103", str(4829103 + i)) for i in range(5)]
+        pending = [scrubber.submit(t) for t in texts]  # all started before any is read
+        assert [wait() for wait in pending] == [deid.scrub(t) for t in texts]
+        assert "[NAME]" in pending[0]().text and "Ann Lee" not in pending[0]().text
+    finally:
+        scrubber.close()
+
+
+def test_short_texts_never_start_the_helper(deid: Deidentifier) -> None:
+    scrubber = BackgroundScrubber(min_chars=1_000)
+    assert scrubber.submit(REPORT_SHORT)() == deid.scrub(REPORT_SHORT)
+    assert not scrubber.ready and scrubber._pool is None
+    off = BackgroundScrubber(min_chars=0)  # switched off: every text in the caller's thread
+    assert off.submit(LONG_REPORT)() == deid.scrub(LONG_REPORT) and off._pool is None
+
+
+def test_a_killed_helper_loses_nothing(
+    deid: Deidentifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+    import signal
+
+    scrubber = BackgroundScrubber(min_chars=1_000)
+    try:
+        _wait_ready(scrubber, LONG_REPORT)
+        assert scrubber._pool is not None
+        for pid in list(scrubber._pool._processes):  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        assert scrubber.submit(LONG_REPORT)() == deid.scrub(LONG_REPORT)
+        assert "helper failed" in caplog.text
+        _wait_ready(scrubber, LONG_REPORT)  # a fresh helper takes over
+        assert scrubber.submit(LONG_REPORT)() == deid.scrub(LONG_REPORT)
+    finally:
+        scrubber.close()
+
+
+REPORT_SHORT = "Seen by Dr. Ann Lee on 03/14/2023 for EGFR L858R."

@@ -91,8 +91,7 @@ def create_app(
             yield
         finally:
             stop.set()
-            if service.database is not None:
-                service.database.dispose()
+            service.close()
 
     app = FastAPI(
         title="OncoClass",

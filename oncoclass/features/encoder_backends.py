@@ -60,10 +60,10 @@ class BackendSpec:
     #: Whether a token's state depends on the other tokens of the text (a transformer pass).
     contextual: bool
     #: Word pieces read per text, [CLS] and [SEP] included. CIViC's selected statements have a
-    #: median of 102 word pieces, p95 238, p99 ~310 (docs/speed.md); 256 is the length MiniLM
-    #: was configured for and keeps 97% of them whole. A static pass costs nothing per token,
-    #: so it reads the whole selection (<= 400 words: at most 445 pieces in CIViC) up to the
-    #: tokenizer's own limit.
+    #: median of ~100 word pieces and a p99 of ~300 (the speed benchmark counts them); 256 is
+    #: the length MiniLM was configured for and keeps 97% of them whole. A static pass costs
+    #: nothing per token, so it reads the whole selection (<= 400 words: at most 445 pieces in
+    #: CIViC) up to the tokenizer's own limit.
     max_length: int
     #: Distributions whose versions go into the cache key (they build or run the artefact).
     packages: tuple[str, ...]

@@ -56,7 +56,7 @@ __all__ = [
     "get_sentence_encoder",
 ]
 
-#: The back-end of newly trained models (chosen on the quality/speed frontier: docs/speed.md).
+#: The back-end of newly trained models (chosen on the quality/speed frontier: docs/benchmarks.md).
 DEFAULT_BACKEND = "onnx-int8"
 #: Token states kept for explanations: a prediction then its explanation read the same text.
 RECENT_STATES = 16

@@ -113,6 +113,22 @@ def _add_span(text: str, start: int, end: int, spans: list[Span], max_chars: int
         spans.append(Span(start, end, text[start:end]))
 
 
+#: Texts at least this long have their sentences kept (see ``_sentences``).
+LONG_TEXT_CHARS = 5_000
+
+
+def _sentences(text: str) -> Sequence[Span]:
+    """``split_sentences(text)``, kept for the last few long texts: one request selects from
+    the same paper several times (each model of an ensemble, with its own budget, and the
+    explanation), and splitting 100k characters costs ~10 ms each time."""
+    return _long_sentences(text) if len(text) >= LONG_TEXT_CHARS else split_sentences(text)
+
+
+@lru_cache(maxsize=8)
+def _long_sentences(text: str) -> tuple[Span, ...]:
+    return tuple(split_sentences(text))
+
+
 # --- selecting the evidence ---------------------------------------------------------------------
 
 
@@ -171,23 +187,10 @@ def select_sentences(
     """
     if max_tokens < 1:
         raise InvalidInputError("max_tokens must be at least 1", field="max_tokens")
-    spans = split_sentences(text)
+    spans = _sentences(text)
     if not spans:
         return []
-    var_re = _terms_pattern(parse_variation(variation, gene).aliases())
-    gene_re = _terms_pattern([gene])
-    starts = [s.start for s in spans]
-    rank = [4] * len(spans)  # 4: not selected (unless nothing matches at all)
-    for level, pattern in ((0, var_re), (2, gene_re)):
-        for match in pattern.finditer(text):  # one scan of the text, mapped to its sentences
-            i = bisect_right(starts, match.start()) - 1
-            if i < 0 or match.start() >= spans[i].end:
-                continue  # defensive: only whitespace lies between sentences
-            rank[i] = min(rank[i], level)
-            for j in range(max(0, i - neighbours), min(len(spans), i + neighbours + 1)):
-                rank[j] = min(rank[j], level + 1)
-    if all(r == 4 for r in rank):
-        rank = [0] * len(spans)  # fall back to the beginning of the text
+    rank = _ranks(text, spans, gene, variation, neighbours)
     order = sorted((i for i in range(len(spans)) if rank[i] < 4), key=lambda i: (rank[i], i))
 
     chosen: dict[int, Span] = {}
@@ -203,6 +206,41 @@ def select_sentences(
         if used >= max_tokens:
             break
     return [chosen[i] for i in sorted(chosen)]
+
+
+def _ranks(
+    text: str, spans: Sequence[Span], gene: str, variation: str, neighbours: int
+) -> Sequence[int]:
+    """Each sentence's priority for ``select_sentences`` (4: not selected), kept for the last
+    few long texts like their sentences (two regex scans of 100k characters: ~10 ms)."""
+    if len(text) >= LONG_TEXT_CHARS:
+        return _long_ranks(text, gene, variation, neighbours)
+    return _rank_spans(text, spans, gene, variation, neighbours)
+
+
+@lru_cache(maxsize=8)
+def _long_ranks(text: str, gene: str, variation: str, neighbours: int) -> tuple[int, ...]:
+    return _rank_spans(text, _sentences(text), gene, variation, neighbours)
+
+
+def _rank_spans(
+    text: str, spans: Sequence[Span], gene: str, variation: str, neighbours: int
+) -> tuple[int, ...]:
+    var_re = _terms_pattern(parse_variation(variation, gene).aliases())
+    gene_re = _terms_pattern([gene])
+    starts = [s.start for s in spans]
+    rank = [4] * len(spans)  # 4: not selected (unless nothing matches at all)
+    for level, pattern in ((0, var_re), (2, gene_re)):
+        for match in pattern.finditer(text):  # one scan of the text, mapped to its sentences
+            i = bisect_right(starts, match.start()) - 1
+            if i < 0 or match.start() >= spans[i].end:
+                continue  # defensive: only whitespace lies between sentences
+            rank[i] = min(rank[i], level)
+            for j in range(max(0, i - neighbours), min(len(spans), i + neighbours + 1)):
+                rank[j] = min(rank[j], level + 1)
+    if all(r == 4 for r in rank):
+        rank = [0] * len(spans)  # fall back to the beginning of the text
+    return tuple(rank)
 
 
 _TOKEN = re.compile(r"[^\W_]+")

@@ -106,3 +106,36 @@ def test_a_failing_database_logs_no_text(
     assert "database" in caplog.text  # the failure is logged ...
     assert _leaks(caplog.text) == [] and "osimertinib" not in caplog.text  # ... not the text
     assert _leaks(answer.text) == []
+
+
+@sqlite_only
+def test_a_long_report_scrubbed_by_the_helper_process_never_reaches_the_database(
+    tmp_path: Path, model_dir: Path, database_url: str, predictor: Predictor,
+    knowledge: KnowledgeBase,
+) -> None:  # fmt: skip
+    # Long texts are de-identified in a helper process while the model reads them: the same
+    # placeholders, nothing planted stored, the evidence offsets into the scrubbed text.
+    import time
+
+    settings = Settings(
+        data_home=tmp_path / "home", model_dir=model_dir, database_url=database_url,
+        scrub_helper_chars=1_000,
+    )  # fmt: skip
+    long_report = REPORT + " The tumour kept responding at every later scan." * 30
+    body = {"gene": "EGFR", "variation": "L858R", "text": long_report}
+    with TestClient(create_app(settings, predictor, knowledge=knowledge)) as client:
+        service = client.app.state.api.service  # type: ignore[attr-defined]
+        answers = [client.post("/v1/predict", json=body)]
+        deadline = time.monotonic() + 120
+        while not service._scrubber.ready:  # starts at the first long text, in the background
+            assert time.monotonic() < deadline, "the helper process did not start"
+            time.sleep(0.2)
+        answers.append(client.post("/v1/predict", json=body))
+    assert [a.status_code for a in answers] == [200, 200]
+    first, helped = (a.json() for a in answers)
+    assert helped["text"] == first["text"] and "[NAME]" in helped["text"]
+    assert helped["evidence"] == first["evidence"]
+    for span in helped["evidence"]:
+        assert helped["text"][span["start"] : span["end"]] == span["text"]
+    stored = _everything_stored(settings.resolved_database_url)
+    assert _leaks(stored) == [] and stored.count("[NAME]") >= 2

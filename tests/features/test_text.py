@@ -225,3 +225,27 @@ def test_selection_on_real_texts(shared_data: Path) -> None:
         own = variation_patterns("", variation)  # the variation alone, as it is in the text
         if own.search(text):
             assert own.search(select_text(text, gene, variation)), (gene, variation)
+
+
+def test_a_long_text_is_split_and_ranked_once_with_the_same_selection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An ensemble and its explanation select from the same paper several times: its sentences
+    # and their ranks are kept, and the selection is exactly the one computed afresh.
+    import oncoclass.features.text as text_module
+
+    sentence = "Cells were treated with 0.5 uM of drug (Fig. 2), e.g. for 24 h. "
+    text = "BRAF was sequenced. " + sentence * 400 + "Finally BRAF V600E was found. " * 3
+    assert len(text) >= text_module.LONG_TEXT_CHARS
+    calls = []
+    real_split = text_module.split_sentences
+    monkeypatch.setattr(
+        text_module, "split_sentences", lambda t, *a: calls.append(t) or real_split(t, *a)
+    )
+    text_module._long_sentences.cache_clear()
+    text_module._long_ranks.cache_clear()
+    kept = [select_sentences(text, "BRAF", "V600E", max_tokens=n) for n in (10, 50, 400)]
+    assert calls == [text]  # three selections, one split
+    monkeypatch.setattr(text_module, "LONG_TEXT_CHARS", 10**9)  # nothing kept: computed afresh
+    assert kept == [select_sentences(text, "BRAF", "V600E", max_tokens=n) for n in (10, 50, 400)]
+    assert len(calls) == 4
