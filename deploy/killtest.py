@@ -8,8 +8,11 @@ with SIGKILL. Then the answers are checked against the history rows (``check``):
 * every 2xx answer's prediction id is stored exactly once, with that request's marker, and no
   marker is stored twice (nginx never re-sends a POST that a replica received: see
   deploy/nginx.conf);
-* every other answer is a 502/503/504 from nginx with a body, and they are few: at most the
-  requests in flight on the killed replica (one per client);
+* every other answer is a 502/503/504 from nginx with a body, or an answer cut off in
+  transfer (the replica died while sending it: nginx had already passed its status line on
+  and no proxy can take that back; the client sees an incomplete body, an error it cannot
+  mistake for an answer), and they are few: at most the requests in flight on the killed
+  replica (one per client);
 * a failed request is stored at most once (its replica may have committed just before dying);
 * requests sent after the kill are answered by the surviving replicas, all of them.
 
@@ -64,7 +67,7 @@ class LoadResult:
 class Summary:
     requests: int
     ok: int
-    failed: dict[int, int]
+    failed: dict[str, int]  # by status, or "cut off" (see ``cut_off``)
     rows: int
     failed_but_stored: int
     seconds: float
@@ -184,6 +187,16 @@ def run_load(
     return LoadResult(run_id, answers, seconds, kill_after)
 
 
+def cut_off(answer: Answer) -> bool:
+    """Whether the answer was cut off in transfer: its body ended before its
+    Content-Length (httpx's RemoteProtocolError), because the replica died while sending it."""
+    return (
+        answer.status == 0
+        and answer.body.startswith("RemoteProtocolError(")
+        and ("complete message body" in answer.body)
+    )
+
+
 def parse_access_log(lines: Iterable[str]) -> dict[str, str]:
     """Request id -> the replica that answered it (the last one nginx tried), from nginx's
     ``oncoclass`` log format."""
@@ -233,7 +246,7 @@ def check(
         problems.append(f"{len(strays)} rows of markers never sent, e.g. {min(strays)}")
 
     for a in failed:
-        if a.status not in GATEWAY_ERRORS or not a.body.strip():
+        if not (a.status in GATEWAY_ERRORS and a.body.strip()) and not cut_off(a):
             problems.append(f"{a.marker}: unclear failure {a.status}: {a.body[:200]!r}")
     if len(failed) > n_clients:
         problems.append(f"{len(failed)} failed requests: more than the {n_clients} in flight")
@@ -255,7 +268,7 @@ def check(
     return Summary(
         requests=len(answers),
         ok=len(ok),
-        failed=dict(Counter(a.status for a in failed)),
+        failed=dict(Counter("cut off" if cut_off(a) else str(a.status) for a in failed)),
         rows=len(stored),
         failed_but_stored=sum(1 for a in failed if per_marker[a.marker]),
         seconds=result.seconds,
