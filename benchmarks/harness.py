@@ -9,6 +9,7 @@ the same grouped validation part) and scored on exactly the same held-out sample
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import inspect
 import json
@@ -499,9 +500,14 @@ def code_hash(root: Path = ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.cache
 def provenance(root: Path = ROOT) -> dict[str, Any]:
     """The commit the figures were measured on, whether the working tree differed from it
-    (anywhere, and in the model code), and the hash of the model code itself."""
+    (anywhere, and in the model code), and the hash of the model code itself.
+
+    Taken once per process, when the benchmark starts (see the end of this module): a run
+    takes hours, and its figures belong to the code it started with, whatever is committed
+    or edited meanwhile."""
 
     def git(*args: str) -> str:
         done = subprocess.run(
@@ -603,3 +609,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+provenance()  # now, at the start of the run (see provenance)
