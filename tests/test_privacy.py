@@ -28,7 +28,6 @@ import functools
 import random
 import re
 import socket
-import statistics
 import threading
 import time
 from collections import Counter, defaultdict
@@ -713,52 +712,42 @@ def test_civic_genes_variants_and_drugs_are_never_scrubbed(
     assert changed / len(rows) < 0.05
 
 
-@pytest.mark.integration
-def test_speed_on_a_paper_length_text(deid: Deidentifier, shared_data: Path) -> None:
-    path = shared_data / CIVIC_2024
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    paper = " ".join(r["evidence_statement"] for r in read_civic_statements(path))[:300_000]
-    start = time.perf_counter()
-    deid.scrub(paper)
-    # About 0.3 s on a quiet machine (the benchmark measures it); room for a busy one.
-    assert time.perf_counter() - start < 3.0
-
-
-# ---- speed, threads, no download -------------------------------------------------------------
+# ---- linear in the text, threads, no download ----------------------------------------------------
+# How fast the scrubber is, is measured by `python -m benchmarks.privacy`, not asserted here.
+# What is asserted is how its cost grows: a pattern (or Presidio's context enhancement) that
+# scans the whole text from every position turns a 4x longer text into a 16x longer scrub.
 def _report(n: int) -> str:
     examples = build_eval_set(40, 10, seed=7)
     text = " ".join(ex.text for ex in examples)
     return (text * (n // len(text) + 1))[:n]
 
 
-def test_speed(deid: Deidentifier) -> None:
-    report = _report(2_000)
+def _cpu_seconds(deid: Deidentifier, text: str) -> float:
+    """The least CPU time of three scrubs (CPU time: what other jobs do matters less)."""
     times = []
-    for _ in range(15):
-        start = time.perf_counter()
-        deid.scrub(report)
-        times.append(time.perf_counter() - start)
-    # A few ms on a quiet machine; the bounds leave room for a busy 2-core CI machine.
-    assert statistics.median(times) < 0.05
-    # A 300,000-character text as dense in identifiers as the reports (one every 50
-    # characters; a paper has a few): about a second on a quiet machine. Presidio's own
-    # context enhancement would take minutes here (quadratic), which this bound catches.
-    dense = _report(300_000)
-    start = time.perf_counter()
-    deid.scrub(dense)
-    assert time.perf_counter() - start < 15.0
+    for _ in range(3):
+        start = time.process_time()
+        deid.scrub(text)
+        times.append(time.process_time() - start)
+    return min(times)
+
+
+def _grows_linearly(deid: Deidentifier, make: Callable[[int], str], n: int) -> None:
+    short, long = _cpu_seconds(deid, make(n)), _cpu_seconds(deid, make(4 * n))
+    assert long < 8 * short + 0.05, f"{n:,} chars: {short:.3f} s, {4 * n:,}: {long:.3f} s"
+
+
+def test_text_dense_in_identifiers_scrubs_in_linear_time(deid: Deidentifier) -> None:
+    # One identifier every ~50 characters (a paper has a few): Presidio's own context
+    # enhancement is quadratic here; ours (SentenceContextEnhancer) is not.
+    _grows_linearly(deid, _report, 25_000)
 
 
 @pytest.mark.parametrize("unit", ["a.", "1.", "1 ", "1-", "Aa ", "Mr. Aa ", "123 Aa "])
 def test_no_pattern_is_quadratic_on_long_runs(deid: Deidentifier, unit: str) -> None:
-    # 100,000 characters of one repeated unit: a few tenths of a second each. A pattern that
-    # scans the whole run from every position takes minutes: "a." took 60 s at 50,000
-    # characters (Presidio's regex time-out) with an unbounded domain pattern.
-    text = unit * (100_000 // len(unit))
-    start = time.process_time()
-    deid.scrub(text)
-    assert time.process_time() - start < 5.0
+    # One repeated unit: "a." took 60 s at 50,000 characters (Presidio's regex time-out) with
+    # an unbounded domain pattern.
+    _grows_linearly(deid, lambda n: unit * (n // len(unit)), 25_000)
 
 
 def test_concurrent_calls_give_the_sequential_results(deid: Deidentifier) -> None:
