@@ -20,6 +20,7 @@ ORDER = (
     "quality-mskcc-text-stage1",
     "quality-mskcc-text-cv",
     "speed",
+    "privacy",
 )
 
 
@@ -32,6 +33,10 @@ def grids_of(result: dict[str, Any]) -> list[Grid]:
         from benchmarks.speed import speed_grids
 
         return speed_grids(result)
+    if result["benchmark"] == "privacy":
+        from benchmarks.privacy import privacy_grids
+
+        return privacy_grids(result)
     if result["benchmark"] == "temporal":
         from benchmarks.temporal import temporal_grids
 

@@ -345,15 +345,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         payload["predictions"] = prediction_shift(model_dir, deid, rows, args.statements, args.seed)
 
     path = write_json(args.out, "privacy", payload)
-    for name in ("tuned", "held_out"):
-        out.print(planted_grid(name.replace("_", "-"), payload["planted"][name]).rich())
-    if "civic" in payload:
-        out.print(civic_grid(payload["civic"]).rich())
-    out.print(speed_grid(payload["speed"]).rich())
-    if "statements" in payload["predictions"]:
-        out.print(prediction_grid(payload["predictions"]).rich())
+    for grid in privacy_grids(payload):
+        out.print(grid.rich())
     console.log(f"wrote {path}")
     return 0
+
+
+def privacy_grids(payload: dict[str, Any]) -> list[Grid]:
+    """The tables of a privacy result (printed by ``main``, and by ``benchmarks markdown``)."""
+    grids = [
+        planted_grid(name.replace("_", "-"), payload["planted"][name])
+        for name in ("tuned", "held_out")
+    ]
+    if "civic" in payload:
+        grids.append(civic_grid(payload["civic"]))
+    grids.append(speed_grid(payload["speed"]))
+    if "statements" in payload["predictions"]:
+        grids.append(prediction_grid(payload["predictions"]))
+    return grids
 
 
 if __name__ == "__main__":
