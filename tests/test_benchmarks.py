@@ -208,3 +208,21 @@ def test_quality_mskcc_text_quick(tmp_path: Path, shared_data: Path) -> None:
     assert payload["stage1"]["n_test"] == 368
     assert payload["cv"]["n_train_texts"] == 9
     assert {r["model"] for r in payload["cv"]["results"]} == {"ref-prior", "ref-seed"}
+
+
+@pytest.mark.integration
+def test_privacy_benchmark_writes_json_that_markdown_prints(
+    tmp_path: Path, shared_data: Path, shipped_model_dir: Path
+) -> None:
+    from benchmarks.markdown import results_markdown
+    from benchmarks.privacy import main as privacy_main
+
+    civic = shared_data / "civic_2024" / "01-Aug-2024-ClinicalEvidenceSummaries.tsv"
+    args = ["--civic", str(civic), "--model-dir", str(shipped_model_dir), "--statements", "20"]
+    assert privacy_main([*args, "--out", str(tmp_path)]) == 0
+    payload = json.loads((tmp_path / "privacy.json").read_text())
+    assert payload["planted"]["held_out"]["overall"]["recall"] > 0.8
+    assert not payload["civic"]["protected_terms_scrubbed"]  # no gene, variant, drug
+    assert payload["predictions"]["statements"] == 20
+    text = results_markdown(tmp_path)
+    assert "### privacy" in text and "planted identifiers, held-out templates" in text
