@@ -875,9 +875,9 @@ class BackgroundScrubber:
     other core while the model reads it: ~90 ms for 100k characters of pure-Python pattern
     matching, which a thread could not overlap (the GIL). The result is the same wherever it
     is computed (the same Deidentifier); only the time differs. So texts shorter than
-    ``min_chars`` (~1 ms), texts arriving while the helper starts (it starts at the first long
-    text, in the background: seconds), and any text the helper fails on (it was killed) are
-    scrubbed in the calling thread, and nobody waits for the helper.
+    ``min_chars`` (~1 ms), texts arriving while the helper starts (seconds, in the background:
+    at :meth:`start`, or else at the first long text), and any text the helper fails on (it
+    was killed) are scrubbed in the calling thread, and nobody waits for the helper.
 
     ``submit(text)`` starts the work and returns a function that waits for its result."""
 
@@ -904,6 +904,11 @@ class BackgroundScrubber:
                 return _scrub(text)
 
         return result
+
+    def start(self) -> None:
+        """Start the helper process now, in the background (nothing when ``min_chars`` is 0)."""
+        if self.min_chars:
+            self._ready()
 
     @property
     def ready(self) -> bool:
