@@ -89,4 +89,14 @@ def results_markdown(results_dir: Path, *, strict: bool = True) -> str:
             f"torch {m['torch']}\n"
         )
         parts += [g.markdown() + "\n" for g in grids_of(result)]
+        oof = results_dir / f"{name}-oof.npz"
+        if name == "quality-civic" and oof.is_file():
+            from benchmarks.quality import class_loss_grids
+
+            try:
+                parts += [g.markdown() + "\n" for g in class_loss_grids(result, oof)]
+            except ValueError as exc:
+                if strict:
+                    raise StaleResultError(f"{name}: {exc}") from exc
+                parts.append(f"_Per-class losses left out: {exc}._\n")
     return "\n".join(parts)

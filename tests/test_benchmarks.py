@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,35 @@ def test_markdown_refuses_results_of_other_code(results: Path, tmp_path: Path) -
         results_markdown(tmp_path)
     with pytest.raises(SystemExit, match="refused"):
         main(["markdown", "--out", str(tmp_path)])
+
+
+@pytest.mark.integration
+def test_markdown_shows_where_the_loss_comes_from_from_the_same_run(
+    results: Path, tmp_path: Path
+) -> None:
+    from benchmarks.harness import code_hash
+    from benchmarks.markdown import StaleResultError
+
+    payload = json.loads((results / "quality-civic.json").read_text())
+    payload["machine"].update(model_code_dirty=False, code_hash=code_hash())
+    (tmp_path / "quality-civic.json").write_text(json.dumps(payload))
+    shutil.copy(results / "quality-civic-oof.npz", tmp_path)
+    text = results_markdown(tmp_path)
+    # The quick run left the default out: the model the selection chose stands in for it.
+    section = text.split("where the log loss of baseline comes from, context track")[1]
+    rows = [line for line in section.split("\n\n")[1].splitlines() if line.startswith("| ")]
+    classes = {r["label"] for r in payload["results"][0]["per_class"]}
+    assert {row.split("|")[1].strip() for row in rows[1:]} == classes
+    shares = [float(row.split("|")[6].strip().rstrip("%")) for row in rows[1:]]
+    assert sum(shares) == pytest.approx(100.0, abs=0.6) and shares == sorted(shares, reverse=True)
+    # Out-of-fold probabilities of another run beside the JSON: refused, not mixed in.
+    with np.load(results / "quality-civic-oof.npz") as oof:
+        arrays = {k: oof[k] for k in oof.files}
+    arrays["proba:baseline:context:13"] = arrays["proba:baseline:context:13"][:, ::-1]
+    np.savez(tmp_path / "quality-civic-oof.npz", **arrays)
+    with pytest.raises(StaleResultError, match="not the run"):
+        results_markdown(tmp_path)
+    assert "Per-class losses left out" in results_markdown(tmp_path, strict=False)
 
 
 @pytest.mark.integration
