@@ -17,7 +17,6 @@ directory, then rename it into place, so an interrupted download never looks com
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import logging
@@ -32,6 +31,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from oncoclass.checksums import sha256_of
 from oncoclass.data.civic import (
     ASSERTIONS,
     EVIDENCE,
@@ -268,14 +268,6 @@ def verify(data_home: Path | str | None = None) -> dict[str, dict[str, str]]:
             for name, entry in _read_manifest(directory).items()
         }
     return report
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _status(path: Path, entry: dict[str, Any]) -> str:

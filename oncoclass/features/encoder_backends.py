@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from oncoclass.checksums import sha256_of
 from oncoclass.errors import InvalidInputError
 from oncoclass.features.encoder_cache import cached_artifact
 
@@ -125,7 +126,7 @@ def weights_digest() -> str:
     digest = hashlib.sha256()
     for name in WEIGHT_FILES:
         digest.update(name.encode())
-        digest.update(_sha256(root / name).encode())
+        digest.update(sha256_of(root / name).encode())
     return digest.hexdigest()
 
 
@@ -161,14 +162,6 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "absent"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def default_cache_dir() -> Path:

@@ -16,7 +16,6 @@ wrote and a ``manifest.json`` with the sha256 and size of every file in it:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from oncoclass.checksums import sha256_of
 from oncoclass.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _build(root: Path, key: str, build: Callable[[Path], None], describe: dict[s
     try:
         build(tmp)
         files = {
-            p.relative_to(tmp).as_posix(): {"sha256": _sha256(p), "bytes": p.stat().st_size}
+            p.relative_to(tmp).as_posix(): {"sha256": sha256_of(p), "bytes": p.stat().st_size}
             for p in sorted(tmp.rglob("*"))
             if p.is_file()
         }
@@ -113,7 +113,7 @@ def _problem(folder: Path) -> str | None:
             return f"{name} is missing"
         if path.stat().st_size != expected.get("bytes"):
             return f"{name} has {path.stat().st_size} bytes, the manifest says {expected['bytes']}"
-        if _sha256(path) != expected.get("sha256"):
+        if sha256_of(path) != expected.get("sha256"):
             return f"{name} does not match its checksum"
     return None
 
@@ -145,11 +145,3 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

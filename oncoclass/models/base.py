@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from oncoclass import __version__
+from oncoclass.checksums import sha256_of
 from oncoclass.data.records import Sample
 from oncoclass.data.tasks import CLINICAL_SIGNIFICANCE, OTHER, get_task
 from oncoclass.errors import (
@@ -321,7 +322,7 @@ def verify_files(directory: str | Path, card: dict[str, Any]) -> None:
         path = directory / name
         if not path.is_file():
             raise CorruptModelError("missing model file", path=str(path))
-        if _sha256(path) != expected:
+        if sha256_of(path) != expected:
             raise CorruptModelError(
                 "checksum mismatch: the file is truncated or was changed after training",
                 path=str(path),
@@ -362,18 +363,10 @@ def _rebuild(directory: Path, card: dict[str, Any]) -> Classifier:
     return model
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _checksums(directory: Path) -> dict[str, str]:
     """sha256 of every file under ``directory`` but its own model card, by relative path."""
     return {
-        path.relative_to(directory).as_posix(): _sha256(path)
+        path.relative_to(directory).as_posix(): sha256_of(path)
         for path in sorted(directory.rglob("*"))
         if path.is_file() and path != directory / MODEL_FILE
     }
