@@ -4,7 +4,6 @@ their artefacts: deterministic builds, the cache key, a corrupted artefact rebui
 from __future__ import annotations
 
 import csv
-import hashlib
 import random
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from oncoclass.checksums import sha256_of
 from oncoclass.features.encoder_backends import (
     BACKENDS,
     OnnxBackend,
@@ -119,7 +119,7 @@ def test_the_int8_build_is_deterministic(tmp_path: Path) -> None:
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         build_onnx_int8(tmp_path / name)
-    digests = {_sha256(tmp_path / n / OnnxBackend.FILE) for n in ("a", "b")}
+    digests = {sha256_of(tmp_path / n / OnnxBackend.FILE) for n in ("a", "b")}
     assert len(digests) == 1
 
 
@@ -141,7 +141,3 @@ def test_a_corrupted_artefact_is_rebuilt_and_gives_the_same_numbers(tmp_path: Pa
     np.testing.assert_array_equal(before, after)
     assert model.stat().st_size > 0
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == [folder.name]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
