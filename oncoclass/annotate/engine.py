@@ -91,6 +91,9 @@ RANK_UNKNOWN = 12
 ACTIONABLE_BELOW = RANK_TIER_III
 NON_CODING = "non-coding"
 UNKNOWN = "unknown"
+#: The end of an :class:`AnnotationPublic` without variants, rows or errors: where
+#: :meth:`Annotation.json_chunks` puts them.
+_EMPTY_LISTS = '"variants":[],"rows":[],"errors":[]}'
 
 
 def tier_rank(tier: TierPublic | None, coding: bool) -> int:
@@ -248,6 +251,32 @@ class Annotation:
             rows=list(self.rows()),
             errors=list(self.errors()),
         )
+
+    def json_chunks(self) -> Iterator[str]:
+        """:meth:`to_public` as JSON text, in pieces, streamed from the spool (a cohort's JSON
+        costs no more memory than a patient's). The variants are the spooled documents
+        themselves, each a validated :class:`VariantAnnotationPublic` when it was written:
+        never parsed back and serialised again. The same document as
+        ``to_public().model_dump_json()`` (tested)."""
+        empty = AnnotationPublic.model_construct(**self.header(), variants=[], rows=[], errors=[])
+        head = empty.model_dump_json()
+        if not head.endswith(_EMPTY_LISTS):  # the schema's last fields moved: say so, loudly
+            raise RuntimeError("AnnotationPublic must end with its variants, rows and errors")
+        yield head[: -len(_EMPTY_LISTS)]
+        yield '"variants":['
+        for i, doc in enumerate(self._spool.variant_docs()):
+            yield ("," if i else "") + doc
+        yield '],"rows":['
+        for i, row in enumerate(self.rows()):
+            yield ("," if i else "") + row.model_dump_json()
+        yield '],"errors":['
+        for i, error in enumerate(self.errors()):
+            yield ("," if i else "") + error.model_dump_json()
+        yield "]}"
+
+    def to_json(self) -> bytes:
+        """:meth:`json_chunks` whole (an answer of bounded size, as the API's)."""
+        return "".join(self.json_chunks()).encode()
 
 
 def annotate(
