@@ -33,6 +33,7 @@ CSV_MEDIA_TYPE = "text/csv"
 @router.post(
     "/predict",
     summary="Classify one variant",
+    response_model=PredictionPublic,
     responses={
         422: {
             "description": "A field is missing, empty, too long or of the wrong type "
@@ -41,14 +42,15 @@ CSV_MEDIA_TYPE = "text/csv"
         503: {"description": "No model is loaded."},
     },
 )
-def predict(body: PredictionCreate, service: ServiceDep, metrics: MetricsDep) -> PredictionPublic:
+def predict(body: PredictionCreate, service: ServiceDep, metrics: MetricsDep) -> Response:
     """The predicted class, every class's calibrated probability, the prediction set, the
     warnings (close call, text about something else, unlike the training data, ...), the
     evidence sentences with their weights, the parsed variation, the CIViC evidence, and the
     history id."""
     result = service.predict(body)
     metrics.predictions.labels(result.label, "predict").inc()
-    return result
+    # Built and validated by the service: dumped once, not validated again on the way out.
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 # ---- batch ---------------------------------------------------------------------------------------
