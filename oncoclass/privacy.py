@@ -892,22 +892,9 @@ class BackgroundScrubber:
         self._lock = threading.Lock()
 
     def submit(self, text: str) -> Callable[[], ScrubResult]:
-        if not self.min_chars or len(text) < self.min_chars or not self._ready():
+        if not self.min_chars or len(text) < self.min_chars:
             return partial(_scrub, text)
-        try:
-            future = self._submit(_scrub, text)
-        except (BrokenProcessPool, OSError, RuntimeError) as exc:
-            self._failed(exc)
-            return partial(_scrub, text)
-
-        def result() -> ScrubResult:
-            try:
-                return future.result()
-            except (BrokenProcessPool, OSError, RuntimeError) as exc:
-                self._failed(exc)
-                return _scrub(text)
-
-        return result
+        return self.submit_many([text])[0]
 
     def submit_many(self, texts: Sequence[str]) -> list[Callable[[], ScrubResult]]:
         """:meth:`submit` for a batch's texts: one task for the helper, however short each text
@@ -920,15 +907,16 @@ class BackgroundScrubber:
         except (BrokenProcessPool, OSError, RuntimeError) as exc:
             self._failed(exc)
             return [partial(_scrub, text) for text in texts]
+        return [partial(self._result, future, i, text) for i, text in enumerate(texts)]
 
-        def result(i: int, text: str) -> ScrubResult:
-            try:
-                return future.result()[i]
-            except (BrokenProcessPool, OSError, RuntimeError) as exc:
-                self._failed(exc)
-                return _scrub(text)
-
-        return [partial(result, i, text) for i, text in enumerate(texts)]
+    def _result(self, future: Future[list[ScrubResult]], i: int, text: str) -> ScrubResult:
+        """The helper's result for ``text`` (item ``i`` of its task), or, when the helper
+        failed, ``text`` scrubbed here."""
+        try:
+            return future.result()[i]
+        except (BrokenProcessPool, OSError, RuntimeError) as exc:
+            self._failed(exc)
+            return _scrub(text)
 
     def start(self) -> None:
         """Start the helper process now, in the background (nothing when ``min_chars`` is 0)."""

@@ -529,8 +529,8 @@ class _Run:
         de-identification first: scrubbed on the other core while the model scores them (the
         history rows need them after)."""
         for chunk in chunked(seeds, SCRUB_AHEAD):
-            with_text = [(seed.index, seed.sample(self.predictor).text) for seed in chunk]
-            with_text = [(index, text) for index, text in with_text if text]
+            # seed.text is the text its sample and history row hold (make_sample keeps it as is).
+            with_text = [(seed.index, seed.text) for seed in chunk if seed.text]
             later = self.service.scrub_later([text for _, text in with_text])
             if later is not None:
                 self._scrubbed.update(zip((index for index, _ in with_text), later, strict=True))
