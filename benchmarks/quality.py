@@ -262,16 +262,17 @@ def selection_grid(selection: dict[str, Any]) -> Any:
 
 #: The log loss recomputed from the out-of-fold file must match the JSON's to this much.
 _OOF_TOLERANCE = 1e-6
+#: What the per-class loss table takes from the JSON's per-class figures.
+PER_CLASS_FIGURES = ("support", "recall", "f1")
 
 
 def class_loss_grids(result: dict[str, Any], oof_path: Path) -> list[Any]:
     """Where the shipped default's out-of-fold log loss comes from (the selected model's, if
     the run left the default out), per true class and track, mean over the seeds: its items,
-    recall, F1, mean log loss, share of the total loss, and the class it is most often taken
-    for. Read from ``quality-civic-oof.npz``, which must be the run that wrote ``result``
-    (the log loss recomputed there must be the JSON's; ``ValueError`` if not)."""
-    from sklearn.metrics import f1_score
-
+    recall and F1 (the JSON's own per-class figures), mean log loss, share of the total loss,
+    and the class it is most often taken for. The last three come from
+    ``quality-civic-oof.npz``, which must be the run that wrote ``result`` (the log loss
+    recomputed there must be the JSON's; ``ValueError`` if not)."""
     from benchmarks.harness import Grid
 
     summary = {(r["model"], r["track"]): r for r in result["summary"]}
@@ -285,57 +286,52 @@ def class_loss_grids(result: dict[str, Any], oof_path: Path) -> list[Any]:
             keys = [f"{model}:{track}:{seed}" for seed in result["seeds"]]
             if (model, track) not in summary or any(f"proba:{k}" not in oof for k in keys):
                 continue
-            rows: dict[str, list[dict[str, Any]]] = {}
-            losses = []
+            classes = [str(c) for c in oof[f"classes:{keys[0]}"]]
+            # Per seed and class: mean log loss, share of the loss, share taken for each class.
+            loss_of, share_of, taken_for, losses = [], [], [], []
             for key in keys:
                 proba, y = oof[f"proba:{key}"], oof[f"y_true:{key}"]
-                classes = [str(c) for c in oof[f"classes:{key}"]]
                 truth = np.array([classes.index(t) for t in y])
                 loss = -np.log(np.clip(proba[np.arange(len(y)), truth], 1e-15, 1.0))
                 losses.append(float(loss.mean()))
-                predicted = proba.argmax(axis=1)
-                f1 = f1_score(truth, predicted, labels=range(len(classes)), average=None)
-                for i, label in enumerate(classes):
-                    mine = truth == i
-                    wrong = np.bincount(predicted[mine & (predicted != i)], minlength=len(classes))
-                    rows.setdefault(label, []).append(
-                        {
-                            "n": int(mine.sum()),
-                            "recall": float((predicted[mine] == i).mean()),
-                            "f1": float(f1[i]),
-                            "loss": float(loss[mine].mean()),
-                            "share": float(loss[mine].sum() / loss.sum()),
-                            # Mistaken for each class, as a share of the class's items.
-                            "wrong": wrong / max(int(mine.sum()), 1),
-                        }
-                    )
+                confusion = np.zeros((len(classes), len(classes)))
+                np.add.at(confusion, (truth, proba.argmax(axis=1)), 1)
+                np.fill_diagonal(confusion, 0)
+                n = np.bincount(truth, minlength=len(classes))
+                loss_of.append(np.bincount(truth, loss, len(classes)) / np.maximum(n, 1))
+                share_of.append(np.bincount(truth, loss, len(classes)) / loss.sum())
+                taken_for.append(confusion / np.maximum(n, 1)[:, None])
             expected = summary[(model, track)]["mean"]["log_loss"]
             if abs(float(np.mean(losses)) - expected) > _OOF_TOLERANCE:
                 raise ValueError(
                     f"{oof_path.name} is not the run of the JSON beside it ({model}, {track}: "
                     f"log loss {np.mean(losses):.6f} there, {expected:.6f} in the JSON)"
                 )
+            per_class = [
+                {c["label"]: c for c in r["per_class"]}
+                for r in result["results"]
+                if r["model"] == model and r["track"] == track
+            ]
+            loss, share, taken = (np.mean(a, axis=0) for a in (loss_of, share_of, taken_for))
             grid = Grid(
                 f"where the log loss of {model} comes from, {track} track (mean over seeds "
                 f"{', '.join(map(str, result['seeds']))})",
                 ["true class", "items", "recall", "F1", "log loss", "share of the loss",
                  "most often taken for"],
             )  # fmt: skip
-            means = {
-                label: {k: np.mean([r[k] for r in per_seed], axis=0) for k in per_seed[0]}
-                for label, per_seed in rows.items()
-            }
-            for label, mean in sorted(means.items(), key=lambda kv: -kv[1]["share"]):
-                other, often = classes[int(mean["wrong"].argmax())], mean["wrong"].max()
+            for i in np.argsort(-share):
+                label = classes[i]
+                mean = {k: np.mean([c[label][k] for c in per_class]) for k in PER_CLASS_FIGURES}
+                often = taken[i].max()
                 grid.rows.append(
                     [
                         label,
-                        f"{mean['n']:.0f}",
+                        f"{mean['support']:.0f}",
                         f"{mean['recall']:.3f}",
                         f"{mean['f1']:.3f}",
-                        f"{mean['loss']:.3f}",
-                        f"{mean['share']:.1%}",
-                        f"{other} ({often:.0%})" if often else "-",
+                        f"{loss[i]:.3f}",
+                        f"{share[i]:.1%}",
+                        f"{classes[int(taken[i].argmax())]} ({often:.0%})" if often else "-",
                     ]
                 )
             grids.append(grid)

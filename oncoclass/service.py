@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +242,14 @@ class OncoClassService:
         if store:
             record = self._store([record])[0]
         return PredictionPublic.from_record(record, self.lookup(sample))
+
+    def scrub_later(self, texts: Sequence[str]) -> list[Callable[[], ScrubResult]] | None:
+        """The de-identification of a batch's texts, started now (on the helper process when
+        the service has one: on the other core while the model scores them); each function
+        gives its text's result, for ``_record``. None when texts are not kept."""
+        if self.settings.store_text != "scrubbed":
+            return None
+        return self._scrubber.submit_many(texts)
 
     def lookup(self, sample: Sample, limit: int = SINGLE_KNOWLEDGE_ITEMS) -> KnowledgeMatch:
         """What CIViC says about the sample's variant, ranked for its disease and drugs."""

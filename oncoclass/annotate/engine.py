@@ -41,7 +41,7 @@ from oncoclass.annotate.inputs import (
     input_key,
     seed_of,
 )
-from oncoclass.annotate.scoring import LocalScorer, Scorer
+from oncoclass.annotate.scoring import DEFAULT_CHUNK, LocalScorer, Scorer, chunked
 from oncoclass.annotate.spool import Spool
 from oncoclass.data.civic import CIVIC_HOST
 from oncoclass.data.variant_files import RowProblem, VariantRecord
@@ -50,6 +50,7 @@ from oncoclass.history import PredictionRecord
 from oncoclass.history.models import utcnow
 from oncoclass.knowledge import KnowledgeMatch
 from oncoclass.predictor import Prediction, Predictor
+from oncoclass.privacy import ScrubResult
 from oncoclass.schemas import (
     AnnotationPublic,
     AnnotationSummary,
@@ -77,6 +78,8 @@ FUNCTIONAL_TYPES = frozenset({"Oncogenic", "Functional", "Predisposing"})
 LOOKUP_LIMIT = 100_000
 #: Variants finished before they are written to the spool.
 WRITE_CHUNK = 256
+#: Inputs whose texts go to the de-identification helper in one hand-off (the scorer's chunk).
+SCRUB_AHEAD = DEFAULT_CHUNK
 #: How often (rows) reading reports progress.
 READ_PROGRESS_EVERY = 1_000
 
@@ -91,6 +94,9 @@ RANK_UNKNOWN = 12
 ACTIONABLE_BELOW = RANK_TIER_III
 NON_CODING = "non-coding"
 UNKNOWN = "unknown"
+#: The end of an :class:`AnnotationPublic` without variants, rows or errors: where
+#: :meth:`Annotation.json_chunks` puts them.
+_EMPTY_LISTS = '"variants":[],"rows":[],"errors":[]}'
 
 
 def tier_rank(tier: TierPublic | None, coding: bool) -> int:
@@ -249,6 +255,32 @@ class Annotation:
             errors=list(self.errors()),
         )
 
+    def json_chunks(self) -> Iterator[str]:
+        """:meth:`to_public` as JSON text, in pieces, streamed from the spool (a cohort's JSON
+        costs no more memory than a patient's). The variants are the spooled documents
+        themselves, each a validated :class:`VariantAnnotationPublic` when it was written:
+        never parsed back and serialised again. The same document as
+        ``to_public().model_dump_json()`` (tested)."""
+        empty = AnnotationPublic.model_construct(**self.header(), variants=[], rows=[], errors=[])
+        head = empty.model_dump_json()
+        if not head.endswith(_EMPTY_LISTS):  # the schema's last fields moved: say so, loudly
+            raise RuntimeError("AnnotationPublic must end with its variants, rows and errors")
+        yield head[: -len(_EMPTY_LISTS)]
+        yield '"variants":['
+        for i, doc in enumerate(self._spool.variant_docs()):
+            yield ("," if i else "") + doc
+        yield '],"rows":['
+        for i, row in enumerate(self.rows()):
+            yield ("," if i else "") + row.model_dump_json()
+        yield '],"errors":['
+        for i, error in enumerate(self.errors()):
+            yield ("," if i else "") + error.model_dump_json()
+        yield "]}"
+
+    def to_json(self) -> bytes:
+        """:meth:`json_chunks` whole (an answer of bounded size, as the API's)."""
+        return "".join(self.json_chunks()).encode()
+
 
 def annotate(
     service: OncoClassService,
@@ -315,6 +347,8 @@ class _Run:
         self.progress = progress or (lambda stage, done, total: None)
         self.tally = _Tally()
         self.error_fields: Counter[str] = Counter()
+        #: De-identification started for the inputs being scored (see _scrubbed_ahead).
+        self._scrubbed: dict[int, Callable[[], ScrubResult]] = {}
 
     def run(
         self,
@@ -464,7 +498,9 @@ class _Run:
         self, total: int, batch_id: str | None, created_at: datetime, *, keep: bool, explain: bool
     ) -> None:
         seeds = (VariantSeed.from_json(doc) for doc in self.spool.input_docs(coding=True))
-        results = self.scorer.score(self.predictor, seeds, total=total, explain=explain)
+        results = self.scorer.score(
+            self.predictor, self._scrubbed_ahead(seeds), total=total, explain=explain
+        )
         held: list[tuple[VariantSeed, PredictionRecord]] = []
         finished: list[tuple[int, int, str]] = []
         self.progress("score", 0, total)
@@ -488,6 +524,18 @@ class _Run:
                 self.progress("annotate", done, total)
         self.spool.put_variants(finished)
 
+    def _scrubbed_ahead(self, seeds: Iterable[VariantSeed]) -> Iterator[VariantSeed]:
+        """The seeds as the scorer reads them, each chunk's texts handed to the service's
+        de-identification first: scrubbed on the other core while the model scores them (the
+        history rows need them after)."""
+        for chunk in chunked(seeds, SCRUB_AHEAD):
+            # seed.text is the text its sample and history row hold (make_sample keeps it as is).
+            with_text = [(seed.index, seed.text) for seed in chunk if seed.text]
+            later = self.service.scrub_later([text for _, text in with_text])
+            if later is not None:
+                self._scrubbed.update(zip((index for index, _ in with_text), later, strict=True))
+            yield from chunk
+
     def _non_coding(self, total: int, offset: int) -> None:
         finished: list[tuple[int, int, str]] = []
         for done, doc in enumerate(self.spool.input_docs(coding=False), start=1):
@@ -510,6 +558,7 @@ class _Run:
             batch_id=batch_id,
             row=seed.first_line,
             sample_name=samples[0] if len(samples) == 1 else None,
+            scrubbed=self._scrubbed.pop(seed.index, None),
         )
         record.created_at = created_at  # one time for the whole batch
         return record

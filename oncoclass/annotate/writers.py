@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from oncoclass.annotate.engine import Annotation
 from oncoclass.schemas import (
-    AnnotationPublic,
     TherapyPublic,
     VariantAnnotationPublic,
     VariantSamplePublic,
@@ -158,31 +156,12 @@ def write_csv(annotation: Annotation, path: Path) -> Path:
 
 # ---- JSON ---------------------------------------------------------------------------------------
 def write_json(annotation: Annotation, path: Path) -> Path:
-    """The :class:`AnnotationPublic` document, written as a stream: the lists are never held in
-    memory whole, so a cohort's JSON costs no more memory than a patient's."""
-    head = AnnotationPublic(**annotation.header(), variants=[], rows=[], errors=[])
-    streams: dict[str, Iterator[str]] = {
-        "variants": (v.model_dump_json() for v in annotation.variants()),
-        "rows": (r.model_dump_json() for r in annotation.rows()),
-        "errors": (e.model_dump_json() for e in annotation.errors()),
-    }
+    """The :class:`AnnotationPublic` document, written as a stream
+    (:meth:`Annotation.json_chunks`)."""
     with path.open("w", encoding="utf-8") as handle:
-        handle.write("{")
-        for i, (name, value) in enumerate(head.model_dump(mode="json").items()):
-            handle.write(("," if i else "") + json.dumps(name) + ":")
-            if name in streams:
-                _write_array(handle, streams[name])
-            else:
-                handle.write(json.dumps(value, ensure_ascii=False))
-        handle.write("}\n")
+        handle.writelines(annotation.json_chunks())
+        handle.write("\n")
     return path
-
-
-def _write_array(handle: IO[str], items: Iterator[str]) -> None:
-    handle.write("[")
-    for i, item in enumerate(items):
-        handle.write(("," if i else "") + item)
-    handle.write("]")
 
 
 def write_reports(

@@ -16,6 +16,7 @@ from oncoclass.errors import DataError, InvalidInputError, PayloadTooLargeError
 from oncoclass.features.genomic import variation_key
 from oncoclass.history import Database
 from oncoclass.predictor import Predictor
+from oncoclass.schemas import AnnotationPublic
 from oncoclass.service import OncoClassService
 from oncoclass.settings import Settings
 from tests.annotate.data import BILIARY, VCF_HCC, VCF_SNPEFF, VCF_VEP, repeat_maf
@@ -202,6 +203,23 @@ def test_bad_rows_get_their_own_error(service: OncoClassService) -> None:
     assert public.rows[3].gene == "EGFR" and public.rows[3].variation == "L858R"
     assert public.variants[1].prediction.drugs == ["Erlotinib", "Gefitinib"]
     assert result.error_fields == {"gene": 2, "variation": 1, "text": 1, "row": 1}
+
+
+def test_the_assembled_json_is_the_public_document(service: OncoClassService) -> None:
+    """The API's answer is assembled from the spooled documents (never parsed again): it must
+    be exactly the validated document, variants, rows and errors included."""
+    items = [
+        {"gene": "BRAF", "variation": "V600E", "text": "Responds to vemurafenib.", "sample": "é"},
+        {"gene": "", "variation": "V600E"},
+        {"gene": "EGFR", "variation": "L858R", "disease": "Lung Adenocarcinoma"},
+        {"gene": "BRAF", "variation": "V600E", "text": "Responds to vemurafenib.", "sample": "2"},
+    ]
+    with annotate(service, json_records(items), source="json", file_format="json") as result:
+        public = result.to_public()
+        assembled = result.to_json()
+    assert len(public.variants) == 2 and len(public.rows) == 4 and len(public.errors) == 1
+    assert AnnotationPublic.model_validate_json(assembled) == public
+    assert assembled == public.model_dump_json().encode()
 
 
 def test_a_bad_file_is_an_error_naming_the_line(service: OncoClassService, tmp_path: Path) -> None:

@@ -82,6 +82,7 @@ def test_history_retention_purge(client: TestClient, tmp_path: Path, settings) -
     from typer.testing import CliRunner
 
     from oncoclass.cli import app as cli
+    from oncoclass.settings import get_settings
 
     for _ in range(3):
         assert (
@@ -95,12 +96,16 @@ def test_history_retention_purge(client: TestClient, tmp_path: Path, settings) -
     engine.dispose()
     runner = CliRunner()
     env = {"ONCOCLASS_DATABASE_URL": settings.resolved_database_url}
+    # The CLI reads its settings from the environment: not from a copy cached earlier in this
+    # process (e.g. by the encoder looking for its cache folder).
+    get_settings.cache_clear()
     dry = runner.invoke(cli, ["history", "purge", "--older-than", "90d", "--dry-run"], env=env)
     assert dry.exit_code == 0 and "would delete 2" in dry.output
     done = runner.invoke(cli, ["history", "purge", "--older-than", "90d"], env=env)
     assert done.exit_code == 0 and "deleted 2" in done.output
     assert client.get("/v1/predictions?limit=0").json()["total"] == 1
     bad = runner.invoke(cli, ["history", "purge", "--older-than", "soon"], env=env)
+    get_settings.cache_clear()  # the copy read while the test's environment was set
     assert bad.exit_code == 2 and "not an age" in bad.output
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from oncoclass.api.app import create_app
 from oncoclass.knowledge import KnowledgeBase
 from oncoclass.predictor import Predictor
-from oncoclass.privacy import get_deidentifier, text_hash
+from oncoclass.privacy import Deidentifier, get_deidentifier, text_hash
 from oncoclass.service import OncoClassService
 from oncoclass.settings import Settings
 
@@ -132,6 +132,27 @@ def test_a_long_report_scrubbed_by_the_helper_process_never_reaches_the_database
             assert time.monotonic() < deadline, "the helper process did not start"
             time.sleep(0.2)
         answer = client.post("/v1/predict", json=body)
+        # A batch hands all its texts, short ones too, to the helper while the model scores
+        # them: none is scrubbed in this process.
+        items = [
+            {"gene": "EGFR", "variation": "L858R", "text": REPORT},
+            {"gene": "KRAS", "variation": "G12C", "text": f"Seen by Dr {PLANTED['name']}."},
+            {"gene": "BRAF", "variation": "V600E"},
+        ]
+        in_process = []
+        scrub = Deidentifier.scrub
+
+        def counted(self: Deidentifier, text: str) -> object:
+            in_process.append(text)
+            return scrub(self, text)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Deidentifier, "scrub", counted)
+            batch = client.post("/v1/predict/batch", json={"items": items})
+    assert batch.status_code == 200 and in_process == []
+    for item, variant in zip(items, batch.json()["variants"], strict=True):
+        expected = get_deidentifier().scrub(item.get("text", "")).text
+        assert variant["prediction"]["text"] == expected
     assert answer.status_code == 200
     helped = answer.json()
     assert helped["text"] == get_deidentifier().scrub(long_report).text

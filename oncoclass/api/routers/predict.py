@@ -33,6 +33,7 @@ CSV_MEDIA_TYPE = "text/csv"
 @router.post(
     "/predict",
     summary="Classify one variant",
+    response_model=PredictionPublic,
     responses={
         422: {
             "description": "A field is missing, empty, too long or of the wrong type "
@@ -41,14 +42,15 @@ CSV_MEDIA_TYPE = "text/csv"
         503: {"description": "No model is loaded."},
     },
 )
-def predict(body: PredictionCreate, service: ServiceDep, metrics: MetricsDep) -> PredictionPublic:
+def predict(body: PredictionCreate, service: ServiceDep, metrics: MetricsDep) -> Response:
     """The predicted class, every class's calibrated probability, the prediction set, the
     warnings (close call, text about something else, unlike the training data, ...), the
     evidence sentences with their weights, the parsed variation, the CIViC evidence, and the
     history id."""
     result = service.predict(body)
     metrics.predictions.labels(result.label, "predict").inc()
-    return result
+    # Built and validated by the service: dumped once, not validated again on the way out.
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 # ---- batch ---------------------------------------------------------------------------------------
@@ -135,29 +137,38 @@ async def predict_batch(
     )
     batch = await _read_batch(request)
     try:
-        result, csv_text, labels, error_fields = await run_in_threadpool(
-            _annotate, service, batch, settings.max_batch_rows, as_csv
-        )
+        answer = await run_in_threadpool(_annotate, service, batch, settings.max_batch_rows, as_csv)
     finally:
         if batch.path is not None:
             batch.path.unlink(missing_ok=True)
-    for label, count in labels.items():
+    for label, count in answer.labels.items():
         metrics.predictions.labels(label, "batch").inc(count)
-    for field_name, count in error_fields.items():
+    for field_name, count in answer.error_fields.items():
         metrics.batch_row_errors.labels(field_name).inc(count)
-    if csv_text is not None:
-        name = f"oncoclass-batch-{result.batch_id or 'errors'}.csv"
+    if as_csv:
+        name = f"oncoclass-batch-{answer.batch_id or 'errors'}.csv"
         return Response(
-            csv_text,
+            answer.body,
             media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    return result
+    # Already AnnotationPublic's JSON (Annotation.to_json): not validated and dumped again.
+    return Response(answer.body, media_type="application/json")
+
+
+@dataclass
+class _BatchAnswer:
+    """A finished batch: its answer's body (JSON or CSV) and what the metrics count."""
+
+    body: bytes | str
+    batch_id: str | None
+    labels: Counter[str]
+    error_fields: Counter[str]
 
 
 def _annotate(
     service: OncoClassService, batch: _BatchInput, max_rows: int, as_csv: bool
-) -> tuple[AnnotationPublic, str | None, Counter[str], Counter[str]]:
+) -> _BatchAnswer:
     """The annotation engine (a worker thread: it reads, scores and writes the history)."""
     options = batch.options
     check_task(options.task, service.predictor)
@@ -182,8 +193,10 @@ def _annotate(
         annotation = annotate_file(service, batch.path, name=batch.filename, **limits)
     try:
         with annotation:
-            csv_text = annotation_csv(annotation) if as_csv else None
-            return annotation.to_public(), csv_text, annotation.labels, annotation.error_fields
+            body = annotation_csv(annotation) if as_csv else annotation.to_json()
+            return _BatchAnswer(
+                body, annotation.batch_id, annotation.labels, annotation.error_fields
+            )
     finally:
         batch_io.release_memory()
 
