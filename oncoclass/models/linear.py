@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from scipy.special import log_softmax
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -91,7 +92,12 @@ class FeatureSpace:
 
     def transform(self, samples: Sequence[Sample]) -> sp.csr_matrix:
         cols = _columns(samples, self.max_tokens)
-        return sp.hstack([v.transform(cols[k]) for k, v in self.vectorizers_.items()], "csr")
+        # The inputs are the lists built just above: scikit-learn's checks of its parameters and
+        # arrays would only cost time (about half of a one-sample transform); the numbers are
+        # the same bits (tests/models/test_linear.py).
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            parts = [v.transform(cols[k]) for k, v in self.vectorizers_.items()]
+        return sp.hstack(parts, "csr")
 
     def _tfidf(self, column: str) -> TfidfVectorizer:
         extra = {"max_features": self.max_features} if column == "text" else {}
