@@ -1,8 +1,9 @@
 """Sparse features + a linear model, saved as JSON and arrays, never as a pickle.
 
 What ``baseline`` and the novelty detector share: TF-IDF of the selected evidence text, of the
-variation's characters and of the context (disease, drugs), plus one-hot gene, gene x variation
-type, gene x position and the parsed variation features; then a logistic regression.
+variation's characters, of the context (disease, drugs) and of the words next to the item's
+drugs in the text, plus one-hot gene, gene x variation type, gene x position and the parsed
+variation features; then a logistic regression.
 
 A pickle in a model directory executes code when loaded, and every replica of the service loads
 the shared model directory; so a fitted :class:`FeatureSpace` is stored as its vocabularies and
@@ -42,11 +43,19 @@ def threadpools() -> ThreadpoolController:
 
 
 def _columns(samples: Sequence[Sample], max_tokens: int) -> dict[str, list[Any]]:
-    """The raw feature columns: three texts and one dict (categorical + dense) per sample."""
-    cols: dict[str, list[Any]] = {"text": [], "variation": [], "context": [], "fields": []}
+    """The raw feature columns: four texts and one dict (categorical + dense) per sample."""
+    cols: dict[str, list[Any]] = {
+        "text": [],
+        "variation": [],
+        "context": [],
+        "near_drugs": [],
+        "fields": [],
+    }
     for s in samples:
         gene, p = gene_key(s.gene), parsed(s.gene, s.variation)
-        cols["text"].append(clean_text(select_text(s.text, s.gene, s.variation, max_tokens)))
+        words = clean_text(select_text(s.text, s.gene, s.variation, max_tokens))
+        cols["text"].append(words)
+        cols["near_drugs"].append(near_drugs(words, s.drugs))
         cols["variation"].append(variation_key(s.gene, s.variation))
         cols["context"].append(clean_text(" ".join([s.disease, *s.drugs])))
         cols["fields"].append(
@@ -63,11 +72,36 @@ def _columns(samples: Sequence[Sample], max_tokens: int) -> dict[str, list[Any]]
     return cols
 
 
+#: Words kept on each side of a mention of the item's drug.
+DRUG_WINDOW = 4
+
+
+def near_drugs(words: str, drugs: Sequence[str], window: int = DRUG_WINDOW) -> str:
+    """The ``window`` words on each side of every mention of ``drugs`` in ``words`` (a cleaned
+    text), the drug's own name replaced by "drug". A statement often names several drugs
+    with opposite effects ("resistant to erlotinib but sensitive to osimertinib"), and which
+    one the item is about decides between resistance and response: the text's bag of words
+    cannot say, the words next to the item's drug can (CIViC 2024, grouped 5-fold CV:
+    ``baseline`` 0.693 -> 0.679 log loss with context, every seed lower)."""
+    tokens = words.split()
+    out: list[str] = []
+    for drug in drugs:
+        name = clean_text(drug).split()
+        if not name:
+            continue
+        n = len(name)
+        for i in range(len(tokens) - n + 1):
+            if tokens[i : i + n] == name:
+                out += [*tokens[max(0, i - window) : i], "drug", *tokens[i + n : i + n + window]]
+    return " ".join(out)
+
+
 #: The TF-IDF settings of each text column (the text vectoriser also gets ``max_features``).
 _TFIDF: dict[str, dict[str, Any]] = {
     "text": {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True},
     "variation": {"analyzer": "char_wb", "ngram_range": (1, 4), "sublinear_tf": True},
     "context": {"ngram_range": (1, 2), "sublinear_tf": True},
+    "near_drugs": {"ngram_range": (1, 2), "sublinear_tf": True},
 }
 
 
@@ -88,6 +122,8 @@ class FeatureSpace:
             self.vectorizers_["text"] = self._tfidf("text")
         if any(c.strip() for c in cols["context"]):
             self.vectorizers_["context"] = self._tfidf("context")
+        if any(cols["near_drugs"]):  # none in the text-only track (no drugs given)
+            self.vectorizers_["near_drugs"] = self._tfidf("near_drugs")
         return sp.hstack([v.fit_transform(cols[k]) for k, v in self.vectorizers_.items()], "csr")
 
     def transform(self, samples: Sequence[Sample]) -> sp.csr_matrix:
@@ -128,7 +164,7 @@ class FeatureSpace:
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"unreadable feature space ({exc})", path=str(directory)) from exc
         space = cls(state["max_tokens"], state["max_features"])
-        for column in ("fields", "variation", "text", "context"):
+        for column in ("fields", "variation", "text", "context", "near_drugs"):
             if column not in state:
                 continue
             entry = state[column]
