@@ -207,7 +207,7 @@ def create_api_key(stack: Stack) -> dict[str, str]:
 def stored_rows(stack: Stack, run_id: str) -> list[tuple[int, str]]:
     """(id, marker) of this run's rows, from the stack's PostgreSQL."""
     query = (
-        "SELECT id, substring(text from 'lbtest-[0-9a-f]+-[0-9]+') FROM predictions "
+        "SELECT id, substring(text from 'lbtest-[a-z]+-[0-9]+') FROM predictions "
         f"WHERE text LIKE '%lbtest-{run_id}-%'"
     )
     ok, output = stack.exec_ok(
