@@ -75,6 +75,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--no-http", action="store_true", help="speed: skip the HTTP part.")
+    parser.add_argument(
+        "--timing-only",
+        action="store_true",
+        help="speed: time the models of the last run in --out (same model code and training "
+        "configuration) and carry its training and quality rows over.",
+    )
     return parser.parse_args(argv)
 
 
@@ -123,7 +129,7 @@ def run(args: argparse.Namespace) -> None:
             cfg = dataclasses.replace(cfg, http=False)
         if args.seeds:  # the seeds of the default model's variants (the back-end gate)
             cfg = dataclasses.replace(cfg, gate_seeds=tuple(seeds))
-        speed(civic, mskcc, cfg=cfg, **common)
+        speed(civic, mskcc, cfg=cfg, timing_only=args.timing_only, **common)
     if args.name == "markdown":
         from benchmarks.markdown import StaleResultError, results_markdown
 

@@ -23,7 +23,10 @@ cache are emptied; an HTTP server sees each input once. Beside the variants: the
 alone (ms per text, cosine to ``torch`` on real CIViC statements) and the word-piece counts of
 the selected texts that the encoder's ``max_length`` was chosen from.
 
-``python -m benchmarks.speed train ...`` is the child that trains one variant.
+``--timing-only`` times the models of the last run again and carries its training and quality
+rows over (same model code and training configuration: :func:`reusable_run`), for re-timing a
+change to the service. ``python -m benchmarks.speed train ...`` is the child that trains one
+variant.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from oncoclass.data.records import Sample
 from oncoclass.errors import InvalidInputError
 from oncoclass.features.encoder_backends import BACKENDS, REFERENCE_BACKEND
 from oncoclass.features.sentence_encoder import DEFAULT_BACKEND
+from oncoclass.models.base import MODEL_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 TASK = "clinical-significance"
@@ -457,6 +461,66 @@ def _member_label(model: str, by_label: dict[str, Variant]) -> str | None:
     return None
 
 
+# ---- timing only ---------------------------------------------------------------------------------
+#: The configuration that decides what is trained and how it is scored; the rest is timing.
+TRAINING_CONFIG = ("folds", "seed", "gate_seeds", "train_limit", "epochs", "backends", "quality")
+
+
+def reusable_run(
+    out_dir: Path,
+    chosen: Sequence[Variant],
+    civic: Path,
+    models_dir: Path,
+    cfg: SpeedConfig,
+) -> dict[str, Any]:
+    """The training and quality rows of the last run in ``out_dir`` (``speed.json``), for a run
+    that only times: a service change is re-timed in minutes instead of the hour the training
+    and the quality gate take. Refused, with the reason, unless that run measured this model
+    code (committed) on the same data and training configuration, covered every variant asked
+    for, and left their models in ``models_dir``; the reused rows name the run they come from."""
+    from benchmarks.harness import code_hash
+
+    def refuse(reason: str) -> InvalidInputError:
+        return InvalidInputError(f"cannot time only: {reason}; run it in full", field="timing_only")
+
+    path = out_dir / "speed.json"
+    if not path.is_file():
+        raise refuse(f"no earlier run in {out_dir}")
+    last = json.loads(path.read_text())
+    machine = last.get("machine", {})
+    if machine.get("model_code_dirty") or machine.get("code_hash") != code_hash():
+        raise refuse(f"the run of {machine.get('date')} measured other model code")
+    if last.get("civic") != str(civic):
+        raise refuse(f"the run of {machine.get('date')} read {last.get('civic')}")
+    wanted = json.loads(json.dumps(asdict(cfg)))  # tuples as the JSON has them: lists
+    changed = [k for k in TRAINING_CONFIG if last["config"].get(k) != wanted[k]]
+    if changed:
+        raise refuse(f"the training configuration differs ({', '.join(changed)})")
+    training = {r["variant"]: r for r in last.get("training", [])}
+
+    def theirs(v: Variant) -> bool:
+        # A model written after the run's last save belongs to a run that stopped half-way.
+        model = models_dir / v.dirname / MODEL_FILE
+        return model.is_file() and model.stat().st_mtime <= path.stat().st_mtime
+
+    missing = [
+        v.label
+        for v in chosen
+        if v.label not in training
+        or (cfg.quality and v.label not in last.get("quality", {}))
+        or not theirs(v)
+    ]
+    if missing:
+        raise refuse(f"no model or quality row of that run for {', '.join(missing)}")
+    reused: dict[str, Any] = {
+        "training": [training[v.label] for v in chosen],
+        "reused": {k: machine.get(k) for k in ("commit", "date", "code_hash")},
+    }
+    if cfg.quality:
+        reused["quality"] = {v.label: last["quality"][v.label] for v in chosen}
+    return reused
+
+
 # ---- the Predictor -------------------------------------------------------------------------------
 def predictor_timings(
     model_dirs: dict[str, Path],
@@ -768,7 +832,10 @@ def speed(
     only: Sequence[str] | None = None,
     models_dir: Path | None = None,
     cfg: SpeedConfig | None = None,
+    timing_only: bool = False,
 ) -> dict[str, Any]:
+    """Train, score and time the variants; with ``timing_only``, time the models of the last
+    run in ``out_dir`` and carry its training and quality rows over (see :func:`reusable_run`)."""
     from benchmarks.references import register_references
     from oncoclass.knowledge import KnowledgeBase
     from oncoclass.settings import get_settings
@@ -802,11 +869,15 @@ def speed(
     samples = load_civic(civic, min_support=30)
     if cfg.train_limit:
         samples = samples[: cfg.train_limit]
-    payload["training"] = train_variants(chosen, civic, models_dir, cfg)
-    save()
-    if cfg.quality:
-        payload["quality"] = quality(chosen, samples, cfg, default_model, save)
+    if timing_only:
+        payload.update(reusable_run(out_dir, chosen, civic, models_dir, cfg))
+        console.log(f"speed: timing only, models and quality of {payload['reused']['commit']}")
+    else:
+        payload["training"] = train_variants(chosen, civic, models_dir, cfg)
         save()
+        if cfg.quality:
+            payload["quality"] = quality(chosen, samples, cfg, default_model, save)
+    save()
     statements = civic_statements(civic, cfg.n_agreement, cfg.seed)
     payload["token_counts"] = token_counts(samples, statements)
     backends = sorted({v.backend for v in chosen if v.backend}, key=list(BACKENDS).index)

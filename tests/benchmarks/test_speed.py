@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from benchmarks.speed import (
     variants,
 )
 from oncoclass.data.records import Sample
+from oncoclass.errors import InvalidInputError
 from oncoclass.features.encoder_backends import BACKENDS, REFERENCE_BACKEND
 from oncoclass.features.sentence_encoder import DEFAULT_BACKEND
 
@@ -205,3 +208,37 @@ def test_speed_quick_end_to_end(tmp_path: Path, shared_data: Path) -> None:
     assert payload["token_counts"]["raw evidence statements"]["n"] == 6
     written = json.loads((tmp_path / "speed.json").read_text())
     assert written["summary"].keys() == payload["summary"].keys()
+
+    # Timing only: the same models timed again, the first run's training and quality carried
+    # over and named; refused where they would not describe what is timed.
+    def again(**kwargs: object) -> dict:
+        return speed(
+            shared_data / "civic_2024",
+            shared_data / "mskcc",
+            out_dir=tmp_path,
+            only=[PEER, "ensemble"],
+            timing_only=True,
+            **{"cfg": cfg, **kwargs},
+        )
+
+    with pytest.raises(InvalidInputError, match="training configuration differs .folds"):
+        again(cfg=replace(cfg, folds=3))
+    retimed = again(cfg=replace(cfg, rounds=1, batch_sizes=(2,)))
+    assert retimed["reused"]["date"] == written["machine"]["date"]
+    assert retimed["reused"]["code_hash"] == written["machine"]["code_hash"]
+    assert retimed["training"] == written["training"]
+    assert retimed["quality"] == written["quality"]
+    assert retimed["predictor"][PEER]["batch"].keys() == {"2"}
+    first_model = tmp_path / "models" / "ref-peer" / "model.json"
+    os.utime(first_model)  # as if a later run had stopped after training it
+    with pytest.raises(InvalidInputError, match="no model or quality row of that run for"):
+        again()
+    with pytest.raises(InvalidInputError, match="no earlier run"):
+        speed(
+            shared_data / "civic_2024",
+            shared_data / "mskcc",
+            out_dir=tmp_path / "empty",
+            only=[PEER],
+            cfg=cfg,
+            timing_only=True,
+        )
