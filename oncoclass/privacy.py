@@ -33,7 +33,9 @@ import hashlib
 import hmac
 import logging
 import multiprocessing
+import os
 import threading
+import time
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -940,7 +942,9 @@ class BackgroundScrubber:
             if self._pool is None:
                 # spawn: a fork of a threaded server could copy a held lock into the child.
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(1, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    1, mp_context=context, initializer=_follow_parent, initargs=(os.getpid(),)
+                )
                 self._started = self._pool.submit(_warm)
             started = self._started
         if started is None or not started.done():
@@ -963,3 +967,17 @@ class BackgroundScrubber:
 
 def _warm() -> None:
     get_deidentifier()
+
+
+def _follow_parent(parent: int, every_s: float = 1.0) -> None:
+    """In the helper: exit when the process that started it is gone. A server that is killed
+    (SIGKILL, a crash, a supervisor's timeout) cannot shut its pool down, and the helper would
+    wait on its queue forever, holding ~450 MB (it holds that queue's write end itself, so it
+    never sees an end of file)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()

@@ -25,9 +25,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
+import os
 import random
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -829,9 +833,6 @@ def test_short_texts_never_start_the_helper(deid: Deidentifier) -> None:
 def test_a_killed_helper_loses_nothing(
     deid: Deidentifier, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import os
-    import signal
-
     scrubber = BackgroundScrubber(min_chars=1_000)
     try:
         _wait_ready(scrubber, LONG_REPORT)
@@ -845,6 +846,47 @@ def test_a_killed_helper_loses_nothing(
         assert scrubber.submit(LONG_REPORT)() == deid.scrub(LONG_REPORT)
     finally:
         scrubber.close()
+
+
+def test_the_helper_of_a_killed_process_exits() -> None:
+    """A server killed outright (SIGKILL, a crash) cannot shut its helper down: the helper must
+    notice and exit, not wait on its queue forever holding its memory."""
+    owner = (
+        "import time\n"
+        "from oncoclass.privacy import BackgroundScrubber\n"
+        "s = BackgroundScrubber(min_chars=1)\n"
+        "s.start()\n"
+        "deadline = time.monotonic() + 120\n"
+        "while not s.ready and time.monotonic() < deadline:\n"
+        "    time.sleep(0.2)\n"
+        "print(*s._pool._processes, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", owner], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        (helper,) = (int(pid) for pid in proc.stdout.readline().split())
+        os.kill(helper, 0)  # alive while its owner is
+        proc.kill()
+        proc.wait(30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if not _running(helper):
+                return
+            time.sleep(0.2)
+        os.kill(helper, signal.SIGKILL)
+        pytest.fail("the helper outlived the process that started it")
+    finally:
+        proc.kill()
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs: an exited process that nobody reaped yet (a zombie) does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 REPORT_SHORT = "Seen by Dr. Ann Lee on 03/14/2023 for EGFR L858R."
