@@ -863,7 +863,10 @@ def speed(
         "loadavg_start": os.getloadavg(),
     }
 
-    def save() -> None:
+    def save(phase: str | None = None) -> None:
+        # The phase tells a run beside this one (benchmarks.rerun) when the timing starts.
+        if phase:
+            payload["phase"] = phase
         write_json(out_dir, "speed", payload)
 
     samples = load_civic(civic, min_support=30)
@@ -873,11 +876,12 @@ def speed(
         payload.update(reusable_run(out_dir, chosen, civic, models_dir, cfg))
         console.log(f"speed: timing only, models and quality of {payload['reused']['commit']}")
     else:
+        save("training")
         payload["training"] = train_variants(chosen, civic, models_dir, cfg)
-        save()
+        save("quality gate")
         if cfg.quality:
             payload["quality"] = quality(chosen, samples, cfg, default_model, save)
-    save()
+    save("timing")
     statements = civic_statements(civic, cfg.n_agreement, cfg.seed)
     payload["token_counts"] = token_counts(samples, statements)
     backends = sorted({v.backend for v in chosen if v.backend}, key=list(BACKENDS).index)
@@ -900,7 +904,7 @@ def speed(
     payload["summary"] = summary(payload)
     payload["targets"] = speed_targets(payload)
     payload["frontier"] = frontier(payload)
-    save()
+    save("done")
     for grid in speed_grids(payload):
         out.print(grid.rich())
     return payload
