@@ -15,7 +15,8 @@ back-end quality gate only need CPU, as do the quality benchmarks. So:
    models again on the quiet machine.
 
 Each run's output goes to ``<out>/logs/rerun-<name>.log``; then ``python -m benchmarks
-markdown`` prints the tables. A run that fails is reported and the others go on.
+markdown`` prints the tables (docs/scaling.md's table is in ``<out>/scaling-table.md``). A run
+that fails is reported and the others go on.
 """
 
 from __future__ import annotations
@@ -156,7 +157,10 @@ def default_plan(out_dir: Path, *, retime: bool) -> Plan:
             Job("privacy", [[*py, "benchmarks.privacy", "--model-dir", model, *out]]),
             Job(
                 "scaling",
-                [[*py, "benchmarks.scaling", "--model-dir", model, "--text-rows", "2000", *out]],
+                [
+                    [*py, "benchmarks.scaling", "--model-dir", model, "--text-rows", "2000"]
+                    + [*out, "--markdown", str(out_dir / "scaling-table.md")]
+                ],
             ),
         ],
         last=[Job("retime", [[*speed, "--timing-only"]])] if retime else [],
