@@ -102,6 +102,17 @@ def speed_phase(out_dir: Path, since: float) -> str | None:
 
 def run_plan(plan: Plan, out_dir: Path, *, poll: float = 2.0) -> dict[str, int]:
     """Run ``plan``; returns each job's exit status."""
+    try:
+        return _run(plan, out_dir, poll)
+    finally:
+        # Ctrl-C, or an error here: end what was started, the stopped runs included (their
+        # process groups are their own, and a stopped run would wait forever).
+        for job in [plan.speed, *plan.beside, *plan.after, *plan.last]:
+            job.send(signal.SIGTERM)
+            job.send(signal.SIGCONT)
+
+
+def _run(plan: Plan, out_dir: Path, poll: float) -> dict[str, int]:
     logs = out_dir / "logs"
     started = time.time()
     codes: dict[str, int] = {}

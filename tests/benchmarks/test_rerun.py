@@ -5,9 +5,14 @@ benchmarks (the real ones take an hour)."""
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import time
 from pathlib import Path
 
+import pytest
+
+from benchmarks import rerun
 from benchmarks.rerun import Job, Plan, run_plan, speed_phase
 
 #: A speed run: writes its phases to speed.json (as benchmarks.speed does) and when each began.
@@ -92,3 +97,34 @@ def test_a_failed_run_is_reported_and_the_others_still_run(tmp_path: Path) -> No
     )
     assert run_plan(plan, tmp_path, poll=0.05) == {"speed": 3, "quality": 0}
     assert len(work.read_text().split()) == 2
+
+
+def test_stopping_the_rerun_ends_every_run_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the speed run times: the run beside it is stopped at that moment, in its own
+    process group; it must end too, not wait forever."""
+    plan = Plan(
+        speed=_job("speed", SPEED, tmp_path, tmp_path / "p"),
+        beside=[_job("quality", WORK, tmp_path / "w", 10_000)],
+        after=[],
+        last=[],
+    )
+    real_sleep = time.sleep
+
+    def interrupt_while_timing(seconds: float) -> None:
+        if speed_phase(tmp_path, 0) == "timing" and plan.beside[0].running:
+            raise KeyboardInterrupt
+        real_sleep(seconds)
+
+    monkeypatch.setattr(rerun.time, "sleep", interrupt_while_timing)
+    with pytest.raises(KeyboardInterrupt):
+        run_plan(plan, tmp_path, poll=0.05)
+    monkeypatch.undo()
+    try:
+        for job in (plan.speed, *plan.beside):
+            assert job.process is not None
+            job.process.wait(timeout=10)  # ended, not left stopped
+    finally:  # a failure here must not leave the stub behind, stopped
+        for job in (plan.speed, *plan.beside):
+            job.send(signal.SIGKILL)
