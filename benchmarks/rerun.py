@@ -22,6 +22,7 @@ that fails is reported and the others go on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -66,7 +67,8 @@ class Job:
     def send(self, sig: signal.Signals) -> None:
         if self.running:
             assert self.process is not None
-            os.killpg(self.process.pid, sig)
+            with contextlib.suppress(ProcessLookupError):  # it ended since: nothing to signal
+                os.killpg(self.process.pid, sig)
 
     @property
     def running(self) -> bool:
