@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.harness import DEFAULT_OUT, console
+from benchmarks.speed import DONE, GATE, TIMING
 
 #: The models each benchmark runs (those docs/benchmarks.md reports).
 QUALITY_MODELS = "ref-prior,ref-peer,baseline,cnn,encoder,multimodal,ensemble"
@@ -51,7 +52,7 @@ class Job:
     commands: list[list[str]]
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def start(self, logs: Path, env: dict[str, str] | None = None) -> None:
+    def start(self, logs: Path) -> None:
         logs.mkdir(parents=True, exist_ok=True)
         line = " && ".join(shlex.join(c) for c in self.commands)
         with (logs / f"rerun-{self.name}.log").open("wb") as log:
@@ -60,7 +61,6 @@ class Job:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group
-                env=env,
             )
         console.log(f"rerun: {self.name} started ({line})")
 
@@ -122,11 +122,11 @@ def _run(plan: Plan, out_dir: Path, poll: float) -> dict[str, int]:
     beside_started = paused = False
     while plan.speed.running:
         phase = speed_phase(out_dir, started)
-        if not beside_started and phase in ("quality gate", "timing", "done"):
+        if not beside_started and phase in (GATE, TIMING, DONE):
             for job in plan.beside:
                 job.start(logs)
             beside_started = True
-        if beside_started and not paused and phase in ("timing", "done"):
+        if beside_started and not paused and phase in (TIMING, DONE):
             for job in plan.beside:
                 job.send(signal.SIGSTOP)
             paused = True

@@ -823,6 +823,10 @@ def token_counts(samples: Sequence[Sample], statements: Sequence[str]) -> dict[s
 
 
 # ---- the benchmark -------------------------------------------------------------------------------
+#: The phases a run states in its JSON (benchmarks.rerun stops the runs beside it while timing).
+TRAINING, GATE, TIMING, DONE = "training", "quality gate", "timing", "done"
+
+
 def speed(
     civic: Path,
     mskcc: Path,
@@ -876,12 +880,12 @@ def speed(
         payload.update(reusable_run(out_dir, chosen, civic, models_dir, cfg))
         console.log(f"speed: timing only, models and quality of {payload['reused']['commit']}")
     else:
-        save("training")
+        save(TRAINING)
         payload["training"] = train_variants(chosen, civic, models_dir, cfg)
-        save("quality gate")
+        save(GATE)
         if cfg.quality:
             payload["quality"] = quality(chosen, samples, cfg, default_model, save)
-    save("timing")
+    save(TIMING)
     statements = civic_statements(civic, cfg.n_agreement, cfg.seed)
     payload["token_counts"] = token_counts(samples, statements)
     backends = sorted({v.backend for v in chosen if v.backend}, key=list(BACKENDS).index)
@@ -904,7 +908,7 @@ def speed(
     payload["summary"] = summary(payload)
     payload["targets"] = speed_targets(payload)
     payload["frontier"] = frontier(payload)
-    save("done")
+    save(DONE)
     for grid in speed_grids(payload):
         out.print(grid.rich())
     return payload
