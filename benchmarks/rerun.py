@@ -11,8 +11,9 @@ back-end quality gate only need CPU, as do the quality benchmarks. So:
    then continued;
 4. then ``benchmarks.privacy`` and ``benchmarks.scaling`` (which records the load it ran
    under: the quality runs may still be going);
-5. with ``--retime``, once everything else has ended, ``speed --timing-only`` times the same
-   models again on the quiet machine.
+5. with ``--retime``, once everything else has ended and the one-minute load average has
+   settled (it trails the runs that just ended by a minute), ``speed --timing-only`` times the
+   same models again on the quiet machine.
 
 Each run's output goes to ``<out>/logs/rerun-<name>.log``; then ``python -m benchmarks
 markdown`` prints the tables (docs/scaling.md's table is in ``<out>/scaling-table.md``). A run
@@ -41,6 +42,10 @@ from benchmarks.speed import DONE, GATE, TIMING
 QUALITY_MODELS = "ref-prior,ref-peer,baseline,cnn,encoder,multimodal,ensemble"
 SPEED_MODELS = "ref-peer,ensemble"
 DEFAULT_MODEL_DIR = "models/ensemble--onnx-int8"
+#: The re-time waits for the one-minute load average to fall under this (a quiet 2-core
+#: machine reads ~0.1), for at most ``SETTLE_TIMEOUT`` seconds.
+SETTLE_LOAD = 0.5
+SETTLE_TIMEOUT = 300.0
 
 
 @dataclass
@@ -102,10 +107,26 @@ def speed_phase(out_dir: Path, since: float) -> str | None:
         return None  # not written yet (it is replaced atomically: never half-written)
 
 
-def run_plan(plan: Plan, out_dir: Path, *, poll: float = 2.0) -> dict[str, int]:
+def settle(load: float, timeout: float, poll: float) -> float:
+    """Wait until the one-minute load average is under ``load`` (at most ``timeout`` seconds);
+    returns the load average it read last."""
+    deadline = time.monotonic() + timeout
+    while (now := os.getloadavg()[0]) >= load and time.monotonic() < deadline:
+        time.sleep(poll)
+    return now
+
+
+def run_plan(
+    plan: Plan,
+    out_dir: Path,
+    *,
+    poll: float = 2.0,
+    settle_load: float = SETTLE_LOAD,
+    settle_timeout: float = SETTLE_TIMEOUT,
+) -> dict[str, int]:
     """Run ``plan``; returns each job's exit status."""
     try:
-        return _run(plan, out_dir, poll)
+        return _run(plan, out_dir, poll, settle_load, settle_timeout)
     finally:
         # Ctrl-C, or an error here: end what was started, the stopped runs included (their
         # process groups are their own, and a stopped run would wait forever).
@@ -114,7 +135,9 @@ def run_plan(plan: Plan, out_dir: Path, *, poll: float = 2.0) -> dict[str, int]:
             job.send(signal.SIGCONT)
 
 
-def _run(plan: Plan, out_dir: Path, poll: float) -> dict[str, int]:
+def _run(
+    plan: Plan, out_dir: Path, poll: float, settle_load: float, settle_timeout: float
+) -> dict[str, int]:
     logs = out_dir / "logs"
     started = time.time()
     codes: dict[str, int] = {}
@@ -143,6 +166,9 @@ def _run(plan: Plan, out_dir: Path, poll: float) -> dict[str, int]:
         codes[job.name] = job.wait()
     for job in plan.beside:
         codes[job.name] = job.wait()
+    if plan.last:
+        load = settle(settle_load, settle_timeout, poll)
+        console.log(f"rerun: load average {load:.2f}, starting the last runs")
     for job in plan.last:
         job.start(logs)
         codes[job.name] = job.wait()

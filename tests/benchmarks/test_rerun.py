@@ -59,7 +59,7 @@ def test_the_runs_beside_speed_are_stopped_while_it_times(tmp_path: Path) -> Non
         after=[_job("after", WORK, after, 2)],
         last=[_job("last", WORK, last, 2)],
     )
-    codes = run_plan(plan, tmp_path, poll=0.05)
+    codes = run_plan(plan, tmp_path, poll=0.05, settle_timeout=0)
 
     assert codes == {"speed": 0, "after": 0, "quality": 0, "chain": 0, "last": 0}
     began = {
@@ -77,6 +77,32 @@ def test_the_runs_beside_speed_are_stopped_while_it_times(tmp_path: Path) -> Non
     assert min(map(float, after.read_text().split())) > began["done"]
     assert min(map(float, last.read_text().split())) > max(steps)
     assert (tmp_path / "logs" / "rerun-quality.log").exists()
+
+
+def test_the_last_runs_wait_for_the_load_average_to_settle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-minute load average trails the runs that just ended: the re-time waits for it."""
+    readings = iter([2.0, 1.2, 0.7, 0.3])
+    seen: list[float] = []
+
+    def loadavg() -> tuple[float, float, float]:
+        seen.append(next(readings, 0.3))
+        return seen[-1], 0.0, 0.0
+
+    monkeypatch.setattr(rerun.os, "getloadavg", loadavg)
+    last = tmp_path / "l"
+    plan = Plan(
+        speed=_job("speed", WORK, tmp_path / "s", 1),
+        beside=[],
+        after=[],
+        last=[_job("last", WORK, last, 1)],
+    )
+    assert run_plan(plan, tmp_path, poll=0.01, settle_load=0.5) == {"speed": 0, "last": 0}
+    assert seen[:4] == [2.0, 1.2, 0.7, 0.3] and last.exists()
+    # A machine that never settles delays the re-time by the timeout, then it runs anyway.
+    monkeypatch.setattr(rerun.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    assert rerun.settle(0.5, timeout=0.2, poll=0.01) == 3.0
 
 
 def test_a_previous_runs_json_is_not_read_as_this_ones(tmp_path: Path) -> None:
