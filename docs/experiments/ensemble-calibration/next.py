@@ -5,35 +5,21 @@ which calibrator for the mean, and does a third member (`encoder`) help now? Sam
     python docs/experiments/ensemble-calibration/next.py context 13,14,15 OUT_DIR
     python docs/experiments/ensemble-calibration/next.py text 13,14,15 OUT_DIR
 """
-import json, sys, time
-from pathlib import Path
+import json
+import time
+
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from benchmarks.harness import cv_splits, with_track
-from benchmarks.quality import selection_split, _shared
-from oncoclass.data.civic import load_civic
 from oncoclass.models import create_model
 from oncoclass.training.calibration import Calibrator, softmax
 import torch
 torch.set_num_threads(1)
 
-def nll(p, y): return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1))))
-def ece(p, y, bins=15):
-    conf, pred = p.max(1), p.argmax(1); e = 0.0
-    edges = np.linspace(0, 1, bins + 1)
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (conf > lo) & (conf <= hi)
-        if m.any(): e += m.mean() * abs((pred[m] == y[m]).mean() - conf[m].mean())
-    return float(e)
-def temp_only(z, y):
-    r = minimize_scalar(lambda lt: nll(softmax(z / np.exp(lt)), y), bounds=(-3, 3), method="bounded")
-    return float(np.exp(r.x))
+from common import arguments, civic_rest, ece, nll, temp_only
 
-samples = load_civic(_shared("civic_2024"), min_support=30, rare="merge")
-rest, _ = selection_split(samples)
-tracks = sys.argv[1].split(","); seeds = [int(s) for s in sys.argv[2].split(",")]
-out = Path(sys.argv[3]); out.mkdir(exist_ok=True, parents=True)
+rest = civic_rest()
+tracks, seeds, out = arguments()
 rows = []
 for track in tracks:
     for seed in seeds:

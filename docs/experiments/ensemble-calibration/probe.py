@@ -6,34 +6,19 @@ member fits, on the folds of `python -m benchmarks quality-civic`.
 `ship` is the rule before this experiment (`combine="calibrated"`), `uncal-mean+cal` the rule
 adopted (`combine="uncalibrated"`, the default now).
 """
-import json, sys, time
-from pathlib import Path
+import json
+import time
+
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax
 from benchmarks.harness import cv_splits, with_track
-from benchmarks.quality import selection_split, _shared
-from oncoclass.data.civic import load_civic
 from oncoclass.models import create_model
 from oncoclass.training.calibration import Calibrator, softmax
 
-def lsm(z):
-    z = z - z.max(1, keepdims=True); return z - np.log(np.exp(z).sum(1, keepdims=True))
-def nll(p, y): return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1))))
-def ece(p, y, bins=15):
-    conf, pred = p.max(1), p.argmax(1); e = 0.0
-    edges = np.linspace(0, 1, bins + 1)
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (conf > lo) & (conf <= hi)
-        if m.any(): e += m.mean() * abs((pred[m] == y[m]).mean() - conf[m].mean())
-    return e
-def temp_only(z, y):
-    r = minimize_scalar(lambda lt: nll(softmax(z / np.exp(lt)), y), bounds=(-3, 3), method="bounded")
-    return float(np.exp(r.x))
+from common import arguments, civic_rest, ece, nll, temp_only
 
-samples = load_civic(_shared("civic_2024"), min_support=30, rare="merge")
-rest, _ = selection_split(samples)
-tracks = sys.argv[1].split(","); seeds = [int(s) for s in sys.argv[2].split(",")]
-out = Path(sys.argv[3]); out.mkdir(exist_ok=True, parents=True)
+rest = civic_rest()
+tracks, seeds, out = arguments()
 rows = []
 for track in tracks:
     for seed in seeds:
@@ -51,8 +36,8 @@ for track in tracks:
                 logs = []
                 for mem in m.members_:
                     z = np.full((len(ss), len(m.classes_)), -30.0)
-                    z[:, [m.classes_.index(c) for c in mem.classes_]] = lsm(mem._logits(ss))
-                    logs.append(lsm(z))
+                    z[:, [m.classes_.index(c) for c in mem.classes_]] = log_softmax(mem._logits(ss), axis=1)
+                    logs.append(log_softmax(z, axis=1))
                 return logs
             rt, rv = member_raw(test), member_raw(valid)
             mt, mv = np.mean(rt, 0), np.mean(rv, 0)
@@ -62,8 +47,8 @@ for track in tracks:
             v["bias_l2=1"] = Calibrator(bias_l2=1.0).fit(zv, yv).transform(zt)
             v["uncal-mean+cal"] = Calibrator().fit(mv, yv).transform(mt)
             # members' calibrated log-probs, weighted: baseline weight a fitted on valid
-            cal = [lsm(np.log(np.clip(mem.predict_proba(test), 1e-9, 1))) for mem in m.members_]
-            calv = [lsm(np.log(np.clip(mem.predict_proba(valid), 1e-9, 1))) for mem in m.members_]
+            cal = [log_softmax(np.log(np.clip(mem.predict_proba(test), 1e-9, 1)), axis=1) for mem in m.members_]
+            calv = [log_softmax(np.log(np.clip(mem.predict_proba(valid), 1e-9, 1)), axis=1) for mem in m.members_]
             best = min(np.linspace(0.2, 0.8, 13), key=lambda a: nll(Calibrator().fit(a*calv[0]+(1-a)*calv[1], yv).transform(a*calv[0]+(1-a)*calv[1]), yv))
             v["weighted+cal"] = Calibrator().fit(best*calv[0]+(1-best)*calv[1], yv).transform(best*cal[0]+(1-best)*cal[1])
             for k, p in v.items():
