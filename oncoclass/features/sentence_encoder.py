@@ -199,15 +199,23 @@ class SentenceEncoder:
         return out
 
     def _states_of(self, text: str) -> tuple[_Tokens, np.ndarray]:
-        """The token states of ``text``: those kept from its last pass, or a new pass. Both are
-        the same numbers (one text alone, same kernels), so which one is read cannot matter."""
+        """The token states of ``text``: those kept from its last pass, or a new pass (kept in
+        turn: the members of an ensemble that read the encoder explain the same text). Both
+        are the same numbers (one text alone, same kernels), so which one is read cannot
+        matter."""
         key = _key(text)
         with self._cache_lock:
             kept = self._states.get(key)
         if kept is not None:
             return kept
         (tokens,) = self._tokenize([text])
-        return tokens, self.backend.states(tokens.ids, self._lone_text_threads())
+        states = self.backend.states(tokens.ids, self._lone_text_threads())
+        if self.spec.contextual:
+            with self._cache_lock:
+                self._states[key] = (tokens, states)
+                while len(self._states) > RECENT_STATES:
+                    self._states.popitem(last=False)
+        return tokens, states
 
     def _lone_text_threads(self) -> int:
         """Both cores for a text computed alone while the machine is idle (the results do not

@@ -79,6 +79,22 @@ def test_occlusions_after_encode_reuse_the_pass_and_give_the_same_numbers(encode
     np.testing.assert_array_equal(cold, warm)
 
 
+def test_explaining_a_text_twice_costs_one_pass(encoder, monkeypatch):
+    # An ensemble's members that read the encoder (several seeds of ``encoder``) each explain
+    # the same text: one pass for all of them.
+    encoder.cache_clear()
+    passes = []
+    states = encoder.backend.states
+    monkeypatch.setattr(
+        encoder.backend, "states", lambda ids, *a, **k: passes.append(ids) or states(ids, *a, **k)
+    )
+    first = encoder.encode_occlusions(TEXT, SPANS)
+    np.testing.assert_array_equal(encoder.encode_occlusions(TEXT, SPANS), first)
+    # (static states are a table look-up: not worth keeping)
+    assert len(passes) == (1 if encoder.spec.contextual else 2)
+    assert encoder.cache_len == 0  # the approximations still never enter the cache
+
+
 def test_occluded_rows_are_approximations_except_without_context(encoder):
     encoder.cache_clear()
     occluded = encoder.encode_occlusions(TEXT, SPANS)
