@@ -289,11 +289,12 @@ def evaluate(
 
 
 def _default_members(spec: ModelSpec, model: Any) -> list[Any]:
-    """An ensemble's members that are standalone models with their default parameters."""
+    """An ensemble's members that are standalone models with their default parameters: the
+    first fit of each (its other seeds' fits are not the model as trained alone)."""
     members = getattr(model, "members_", None)
     if not members or spec.params.get("member_params"):
         return []
-    return list(members)
+    return [m for m in members if m.seed == model.seed]
 
 
 # ---- aggregation over seeds -------------------------------------------------------------------

@@ -166,11 +166,20 @@ def variants(cfg: SpeedConfig, only: Sequence[str] | None = None) -> list[Varian
     return [v for v in out if not only or v.label in only or v.model in only]
 
 
+def ensemble_members() -> list[str]:
+    """The default ensemble's members, each named once (read from the model, so that a change
+    of members reaches the benchmark without touching it)."""
+    from oncoclass.models.ensemble import EnsembleClassifier
+
+    return list(dict.fromkeys(EnsembleClassifier().members))
+
+
 def _epochs(model: str, cfg: SpeedConfig) -> dict[str, Any]:
     if not cfg.epochs:
         return {}
     if model == "ensemble":
-        return {"member_params": {"multimodal": {"epochs": cfg.epochs}}}
+        neural = [m for m in ensemble_members() if m != "baseline"]
+        return {"member_params": {m: {"epochs": cfg.epochs} for m in neural}}
     return {} if model == "baseline" else {"epochs": cfg.epochs}
 
 
@@ -178,7 +187,8 @@ def _backend_params(model: str, backend: str) -> dict[str, Any]:
     if backend == DEFAULT_BACKEND:
         return {}
     if model == "ensemble":
-        return {"member_params": {"multimodal": {"encoder_backend": backend}}}
+        readers = [m for m in ensemble_members() if m in ENCODER_MODELS]
+        return {"member_params": {m: {"encoder_backend": backend} for m in readers}}
     return {"encoder_backend": backend}
 
 

@@ -24,7 +24,7 @@ CIVIC_RELEASE = "civic_2024"
 #: Known-class training items of the shipped-model fixture: every class, trained in a minute.
 N_SHIPPED = 1000
 #: What the fixture changes from the shipped defaults, to train fast: fewer epochs.
-SHIPPED_PARAMS = {"member_params": {"multimodal": {"epochs": 4}}}
+SHIPPED_PARAMS = {"member_params": {"encoder": {"epochs": 4}, "cnn": {"epochs": 4}}}
 #: The code a trained model depends on: the fixture is trained again when any of it changes.
 MODEL_CODE = ("models", "features", "training", "data", "workflows.py", "predictor.py")
 

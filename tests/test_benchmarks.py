@@ -8,12 +8,13 @@ import math
 import random
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from benchmarks.__main__ import main
-from benchmarks.harness import cv_splits, model_specs, quick_params
+from benchmarks.harness import ModelSpec, _default_members, cv_splits, model_specs, quick_params
 from benchmarks.markdown import results_markdown
 from benchmarks.references import (
     REFERENCES,
@@ -100,6 +101,14 @@ def test_quick_params_reach_ensemble_members() -> None:
     assert "ref-prior" in specs
     if "ensemble" in specs:
         assert specs["ensemble"].params["member_params"]
+
+
+def test_an_ensembles_member_rows_come_from_the_members_as_trained_alone() -> None:
+    # A member fitted from several seeds: only its first fit is the standalone model.
+    fits = [SimpleNamespace(name=n, seed=s) for n, s in [("baseline", 13), ("encoder", 13)]]
+    model = SimpleNamespace(seed=13, members_=[*fits, SimpleNamespace(name="encoder", seed=1013)])
+    assert _default_members(ModelSpec("ensemble"), model) == fits
+    assert _default_members(ModelSpec("ensemble", {"member_params": {"x": {}}}), model) == []
 
 
 def test_every_model_shares_the_same_splits() -> None:

@@ -118,7 +118,6 @@ class NeuralClassifier(Classifier):
 
     @torch.inference_mode()
     def _logits(self, samples: Sequence[Sample], embedding: np.ndarray | None = None) -> np.ndarray:
-        self.net_.eval()
         arrays = self._arrays(samples, embedding=embedding)
         return Trainer(self.net_, progress=False).predict_logits(arrays)
 

@@ -141,7 +141,8 @@ class Trainer:
 
     @torch.no_grad()
     def predict_logits(self, data: Arrays, batch_size: int = 256) -> np.ndarray:
-        self.model.eval()
+        if self.model.training:  # eval() walks every module: ~0.1 ms a call, per request
+            self.model.eval()
         out = [
             self.model(b)["logits"].numpy()
             for b in iter_batches(data, batch_size, min_seq_len=self.config.min_seq_len)

@@ -15,6 +15,7 @@ from benchmarks.speed import (
     PEER,
     SpeedConfig,
     chunks,
+    ensemble_members,
     frontier,
     interleaved,
     latency,
@@ -40,8 +41,11 @@ def test_every_model_reading_the_encoder_gets_a_variant_per_back_end() -> None:
     # an ensemble's members from its own fits); elsewhere the back-end is a parameter.
     assert by_label[f"ensemble/{DEFAULT_BACKEND}"].params == {}
     other = next(b for b in BACKENDS if b != DEFAULT_BACKEND)
+    # Every member that reads the encoder gets the back-end (the members are read from the
+    # model: the default ensemble's now are baseline, encoder and cnn).
+    assert ensemble_members() == ["baseline", "encoder", "cnn"]
     assert by_label[f"ensemble/{other}"].params == {
-        "member_params": {"multimodal": {"encoder_backend": other}}
+        "member_params": {"encoder": {"encoder_backend": other}}
     }
     assert by_label[f"encoder/{other}"].params == {"encoder_backend": other}
 
@@ -50,7 +54,10 @@ def test_quick_epochs_and_back_end_parameters_are_merged() -> None:
     cfg = SpeedConfig(epochs=1, backends=(REFERENCE_BACKEND,))
     (ensemble,) = variants(cfg, only=["ensemble"])
     assert ensemble.params == {
-        "member_params": {"multimodal": {"epochs": 1, "encoder_backend": REFERENCE_BACKEND}}
+        "member_params": {
+            "encoder": {"epochs": 1, "encoder_backend": REFERENCE_BACKEND},
+            "cnn": {"epochs": 1},
+        }
     }
     assert [v.label for v in variants(cfg, only=[PEER, "cnn"])] == [PEER, "cnn"]
     assert [v.label for v in variants(cfg, only=[f"encoder/{REFERENCE_BACKEND}"])] == [
