@@ -1,5 +1,5 @@
 """``python -m benchmarks.rerun``: every benchmark behind docs/benchmarks.md, on the current
-commit, in one command (about 1.5 hours on 2 cores; one after the other they take 2.5).
+commit, in one command (about 2 hours on 2 cores; one after the other they take 3).
 
 The speed benchmark times, so nothing else may run while it does; but its training and its
 back-end quality gate only need CPU, as do the quality benchmarks. So:
