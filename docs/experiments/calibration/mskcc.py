@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
+from sklearn.metrics import log_loss
 
 from benchmarks.harness import fixed_split
 from benchmarks.quality import _shared
@@ -16,10 +16,6 @@ from oncoclass.data.mskcc import load_mskcc_stage1, load_mskcc_train
 from oncoclass.data.tasks import MUTATION_EFFECT
 from oncoclass.models import create_model
 from oncoclass.training.calibration import Calibrator
-
-
-def log_loss(p: np.ndarray, y: np.ndarray) -> float:
-    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-15, 1.0))))
 
 
 def main(seeds: list[int]) -> None:
@@ -33,10 +29,9 @@ def main(seeds: list[int]) -> None:
         model.fit(split.fit, split.valid)
         valid, y_valid = model._logits(split.valid), model.encode_labels(split.valid)
         scores, y = model._logits(split.test), model.encode_labels(split.test)
-        both = [
-            log_loss(Calibrator(class_bias=bias).fit(valid, y_valid).transform(scores), y)
-            for bias in (True, False)
-        ]
+        labels = range(len(model.classes_))
+        calibrators = [Calibrator(class_bias=b).fit(valid, y_valid) for b in (True, False)]
+        both = [log_loss(y, c.transform(scores), labels=labels) for c in calibrators]
         print(f"{seed} | {len(y_valid)} | {both[0]:.3f} | {both[1]:.3f}", flush=True)
 
 
