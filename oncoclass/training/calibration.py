@@ -4,8 +4,10 @@ Temperature scaling (Guo et al., 2017) divides the logits by one learned tempera
 minimising the validation log loss. A bias per class could also undo the prior shift of
 class-weighted training, but fitted on a validation slice of ~300 items grouped by paper it
 overfits the slice: measured on the grouped CV folds of CIViC, a temperature alone gave a lower
-log loss for every model and seed (docs/experiments/calibration). The bias stays available
-(``class_bias=True``, L2-regularised) and checkpoints fitted with it keep it.
+log loss for every model and seed (docs/experiments/calibration). On MSKCC's mutation effect
+(nine fixed classes, variants not grouped by paper) the bias wins on every seed. So each task
+says which it gets (``Task.calibration_class_bias``; the bias is L2-regularised), and
+checkpoints keep the calibration they were fitted with.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -134,3 +135,23 @@ def test_a_damaged_model_directory_is_refused_naming_the_file(fitted, tmp_path, 
     with pytest.raises(CorruptModelError) as err:
         load_model(copy)
     assert victim.name in str(err.value)
+
+
+def _mskcc_style(samples: list[Sample]) -> list[Sample]:
+    """The toy samples relabelled into three of MSKCC's fixed classes (mutation effect)."""
+    to_effect = {"Predictive: Resistance": "7", "Predictive: Sensitivity/Response": "4"}
+    return [replace(s, label=to_effect.get(s.label or "", "1")) for s in samples]
+
+
+def test_each_task_calibrates_as_measured(toy_train, toy_valid, tmp_path):
+    # docs/experiments/calibration: a class bias helps MSKCC's mutation effect and overfits
+    # CIViC's grouped validation slice; a checkpoint keeps the calibration it was fitted with.
+    civic = create_model("baseline", task="clinical-significance", seed=7).fit(toy_train, toy_valid)
+    assert civic.calibrator_.bias_ == []
+    mskcc = create_model("baseline", task="mutation-effect", seed=7).fit(
+        _mskcc_style(toy_train), _mskcc_style(toy_valid)
+    )
+    assert mskcc.calibrator_.class_bias
+    assert len(mskcc.calibrator_.bias_) == 9 and any(mskcc.calibrator_.bias_)
+    again = load_model(mskcc.save(tmp_path / "mskcc"))
+    assert again.calibrator_.bias_ == mskcc.calibrator_.bias_
