@@ -118,7 +118,7 @@ class OncoClassService:
         )
         # Started now, in the background: started by the first long paper instead, it would
         # miss that paper and the next ones for its few seconds of start-up, each scrubbed in
-        # the request's thread after the model (~90 ms more for 100k characters).
+        # the request's thread after the model (~70 ms more for 100k characters).
         service._scrubber.start()
         return service
 

@@ -42,15 +42,22 @@ from typing import Any
 
 import phonenumbers
 import pytest
+import regex
 import tldextract
 
 from oncoclass.privacy import (
+    _TOKEN,
+    HELPER_NICENESS,
     BackgroundScrubber,
+    CuedPattern,
     Deidentifier,
     Entity,
     OfflineEmailRecognizer,
     ScrubResult,
     _census_names,
+    _phrases,
+    _trie_pattern,
+    _Words,
     merge_spans,
     offline_domains,
     text_hash,
@@ -635,6 +642,66 @@ def test_text_hash() -> None:
     assert text_hash("café") != text_hash("cafe")
 
 
+# ---- the shortcuts of a fast scrub: each gives what the plain way gives ------------------------
+def _all_words(text: str) -> list[tuple[int, str]]:
+    return [(m.start(), m.group().lower().rstrip(".") or ".") for m in _TOKEN.finditer(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " ".join(ex.text for ex in build_eval_set(20, 5, seed=5)),
+        "a." * 3_000 + " Seen by Dr. Ann Lee, e.g. on 03/14/2023.\tMRN\u00a04829103 " + "1-" * 500,
+        "Dr.Lee" + "x" * 200 + "\n\nPt. Ann Lee (DOB 01/02/1950), i.e. our patient.",
+    ],
+)
+def test_context_words_read_around_a_match_are_the_whole_texts(text: str) -> None:
+    # The context enhancer reads the words near each match, not the whole text's: any range
+    # must give the words a scan of the whole text gives there (none cut, none shifted), near
+    # white space or not.
+    every = _all_words(text)
+    words = _Words(text)
+    rng = random.Random(3)
+    for _ in range(400):
+        start = rng.randrange(len(text))
+        end = min(len(text), start + rng.choice([1, 5, 48, 200, 3_000]))
+        expected = [w for s, w in every if start <= s < end]
+        assert words.between(start, end) == expected, (start, end)
+
+
+def test_the_cue_trie_matches_its_phrases_only_and_the_longest_first() -> None:
+    phrases = ["patient", "patient name", "pt", "name", "seen by", "acc #", "acc#"]
+    pattern = regex.compile(_trie_pattern(phrases))
+    for phrase in phrases:
+        assert pattern.fullmatch(phrase.replace(" ", " \n "))
+    for other in ["patien", "patients name", "seen", "by", "acc", "namepatient"]:
+        assert not pattern.fullmatch(other)
+    assert pattern.match("patient name: X").group() == "patient name"
+    assert sorted(_phrases(["a", "b"], ["", "c"])) == ["a", "a c", "b", "b c"]
+
+
+def test_cued_patterns_find_what_the_whole_pattern_finds(deid: Deidentifier) -> None:
+    cued = [
+        p
+        for r in deid._analyzer.registry.recognizers
+        for p in getattr(r, "patterns", [])
+        if isinstance(p, CuedPattern)
+    ]
+    assert {p.name for p in cued} >= {"name after a cue word", "value after a record label"}
+    texts = [ex.text for ex in build_eval_set(120, 20, seed=11)] + [
+        "PATIENT NAME: SMITH, JOHN A. MRN#4829103, Acc # S22-10482, ZIP CODE 02115.",
+        "Referring Physician: Ann Lee; electronically signed out by Tom Ray; patientname X1234.",
+        "İstanbul: seen by Ann Lee, MRN 4829103.",  # lower case longer than the text
+    ]
+    for pattern in cued:
+        whole = regex.compile(pattern.regex, pattern.compiled_with_flags)
+        for text in texts:
+            expected = [m.span() for m in whole.finditer(text)]
+            assert [m.span() for m in pattern.compiled_regex.finditer(text)] == expected
+    # Presidio runs the pattern as set: it compiles only a missing or differently flagged one.
+    assert "Ann Lee" not in deid.scrub(texts[-2]).text
+
+
 # ---- the evaluation set ------------------------------------------------------------------------
 def test_eval_set_is_large_varied_and_not_circular() -> None:
     examples = build_eval_set()
@@ -818,6 +885,11 @@ def test_long_texts_are_scrubbed_in_a_helper_process_with_the_same_result(
         pending = [scrubber.submit(t) for t in texts]  # all started before any is read
         assert [wait() for wait in pending] == [deid.scrub(t) for t in texts]
         assert "[NAME]" in pending[0]().text and "Ann Lee" not in pending[0]().text
+        # Below its owner's priority: the owner's model waits on nothing, the helper can wait.
+        assert scrubber._pool is not None
+        (helper,) = scrubber._pool._processes  # type: ignore[attr-defined]
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, helper) == min(19, own + HELPER_NICENESS)
     finally:
         scrubber.close()
 
