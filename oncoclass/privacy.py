@@ -215,26 +215,31 @@ class _Words:
     """The words of one text (``_TOKEN``s, lower-case, without a title's period), read where
     they are asked for: a scan that starts after white space starts at a word boundary (no word
     spans white space) and gives the words the whole text's scan gives there. With no white
-    space near ("a.a.a..." for thousands of characters) the whole text is scanned once, so
-    that no match rescans it."""
+    space near ("a.a.a..." for thousands of characters), or when asked (``whole``), the whole
+    text is scanned once, so that no match rescans it."""
 
     #: How far to look for white space on each side, in characters.
     NEAR = 64
     _SPACE = regex.compile(r"\s")
     _LAST_SPACE = regex.compile(r"(?r)\s")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, whole: bool = False) -> None:
         self.text = text
         self._all: tuple[list[int], list[str]] | None = None
+        if whole:
+            self._everything()
 
     def between(self, start: int, end: int) -> list[str]:
         """The words that start in ``[start, end)``, in order."""
         text, near = self.text, self.NEAR
+        if self._all is not None:
+            starts, words = self._all
+            return words[bisect_left(starts, start) : bisect_left(starts, end)]
         space = self._LAST_SPACE.search(text, max(0, start - near), start) if start else None
         after = self._SPACE.search(text, end, end + near) if end < len(text) else None
         if (start and space is None) or (end < len(text) and after is None):
-            starts, words = self._everything()
-            return words[bisect_left(starts, start) : bisect_left(starts, end)]
+            self._everything()
+            return self.between(start, end)
         scan_from = space.end() if space else 0
         scan_to = after.start() if after else len(text)
         return [
@@ -265,6 +270,8 @@ class SentenceContextEnhancer(LemmaContextAwareEnhancer):
 
     #: Characters read on each side of a match at first (four times more while its words need more).
     REACH = 48
+    #: Fewer characters per match than this, and the whole text's words are read at once.
+    CHARS_PER_MATCH = 300
 
     def __init__(self) -> None:
         super().__init__(
@@ -280,12 +287,17 @@ class SentenceContextEnhancer(LemmaContextAwareEnhancer):
         context: list[str] | None = None,
     ) -> list[RecognizerResult]:
         contexts = {r.id: {w.lower() for w in r.context} for r in recognizers if r.context}
-        words_of_text = _Words(text)
+        todo = []
         for result in raw_results:
             metadata = result.recognition_metadata or {}
             words = contexts.get(metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
-            if not words or metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
-                continue
+            if words and not metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+                todo.append((result, words))
+        # Reading near each match pays on a long text with few matches (a paper); reading the
+        # whole text once, on a short one or one dense in matches (a report).
+        whole = len(text) < self.CHARS_PER_MATCH * len(todo)
+        words_of_text = _Words(text, whole=whole)
+        for result, words in todo:
             if words.intersection(self._surrounding_words(words_of_text, result)):
                 score = max(
                     result.score + self.context_similarity_factor,

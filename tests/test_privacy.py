@@ -660,13 +660,13 @@ def test_context_words_read_around_a_match_are_the_whole_texts(text: str) -> Non
     # must give the words a scan of the whole text gives there (none cut, none shifted), near
     # white space or not.
     every = _all_words(text)
-    words = _Words(text)
+    near, whole = _Words(text), _Words(text, whole=True)
     rng = random.Random(3)
     for _ in range(400):
         start = rng.randrange(len(text))
         end = min(len(text), start + rng.choice([1, 5, 48, 200, 3_000]))
         expected = [w for s, w in every if start <= s < end]
-        assert words.between(start, end) == expected, (start, end)
+        assert near.between(start, end) == expected == whole.between(start, end), (start, end)
 
 
 def test_the_cue_trie_matches_its_phrases_only_and_the_longest_first() -> None:
