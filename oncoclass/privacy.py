@@ -231,15 +231,18 @@ class _Words:
 
     def between(self, start: int, end: int) -> list[str]:
         """The words that start in ``[start, end)``, in order."""
+        if self._all is None and (words := self._near(start, end)) is not None:
+            return words
+        starts, words = self._everything()
+        return words[bisect_left(starts, start) : bisect_left(starts, end)]
+
+    def _near(self, start: int, end: int) -> list[str] | None:
+        """``between`` from a scan of the text near the range; None without white space near."""
         text, near = self.text, self.NEAR
-        if self._all is not None:
-            starts, words = self._all
-            return words[bisect_left(starts, start) : bisect_left(starts, end)]
         space = self._LAST_SPACE.search(text, max(0, start - near), start) if start else None
         after = self._SPACE.search(text, end, end + near) if end < len(text) else None
         if (start and space is None) or (end < len(text) and after is None):
-            self._everything()
-            return self.between(start, end)
+            return None
         scan_from = space.end() if space else 0
         scan_to = after.start() if after else len(text)
         return [
@@ -309,22 +312,30 @@ class SentenceContextEnhancer(LemmaContextAwareEnhancer):
     def _surrounding_words(self, text: _Words, result: RecognizerResult) -> list[str]:
         # As Presidio does: the match's own first word (the last word starting at or before
         # the match's start), then the n words before it; and the n words after it.
-        n = len(text.text)
-        reach, before, complete = self.REACH, [], False
-        while not complete:
-            start = max(0, result.start - reach)
-            lemmas = text.between(start, result.start + 1)[::-1]
-            before, complete = self._words(lemmas, self.context_prefix_count + 1)
-            complete = complete or start == 0
-            reach *= 4
-        reach, following, complete = self.REACH, [], False
-        while not complete:
-            end = min(n, result.end + reach)
-            lemmas = text.between(result.end, end)
-            following, complete = self._words(lemmas, self.context_suffix_count)
-            complete = complete or end == n
-            reach *= 4
+        size = len(text.text)
+        before = self._reach_out(
+            lambda reach: text.between(max(0, result.start - reach), result.start + 1)[::-1],
+            lambda reach: result.start - reach <= 0,
+            self.context_prefix_count + 1,
+        )
+        following = self._reach_out(
+            lambda reach: text.between(result.end, min(size, result.end + reach)),
+            lambda reach: result.end + reach >= size,
+            self.context_suffix_count,
+        )
         return before + following
+
+    def _reach_out(
+        self, lemmas: Callable[[int], list[str]], at_edge: Callable[[int], bool], n: int
+    ) -> list[str]:
+        """``_words`` of the lemmas within ``REACH`` characters, four times further while
+        they are not all of them and the text goes on."""
+        reach = self.REACH
+        while True:
+            words, complete = self._words(lemmas(reach), n)
+            if complete or at_edge(reach):
+                return words
+            reach *= 4
 
     @staticmethod
     def _words(lemmas: Sequence[str], n: int) -> tuple[list[str], bool]:
