@@ -113,18 +113,21 @@ def _add_span(text: str, start: int, end: int, spans: list[Span], max_chars: int
         spans.append(Span(start, end, text[start:end]))
 
 
-#: Texts at least this long have their sentences kept (see ``_sentences``).
-LONG_TEXT_CHARS = 5_000
+#: Texts at least this long have their sentences and ranks kept (see ``_sentences``): a
+#: 100k-character paper, and the up to 25 occluded copies of its selected sentences (a few
+#: thousand characters each) that its explanation reads, each copy by two members of the
+#: default ensemble. Shorter texts (a CIViC statement) split in microseconds.
+LONG_TEXT_CHARS = 1_000
 
 
 def _sentences(text: str) -> Sequence[Span]:
-    """``split_sentences(text)``, kept for the last few long texts: one request selects from
-    the same paper several times (each model of an ensemble, with its own budget, and the
+    """``split_sentences(text)``, kept for the last long texts: one request selects from the
+    same paper several times (each model of an ensemble, with its own budget, and the
     explanation), and splitting 100k characters costs ~10 ms each time."""
     return _long_sentences(text) if len(text) >= LONG_TEXT_CHARS else split_sentences(text)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def _long_sentences(text: str) -> tuple[Span, ...]:
     return tuple(split_sentences(text))
 
@@ -226,7 +229,7 @@ def _ranks(
     return _rank_spans(text, spans, gene, variation, neighbours)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def _long_ranks(text: str, gene: str, variation: str, neighbours: int) -> tuple[int, ...]:
     return _rank_spans(text, _sentences(text), gene, variation, neighbours)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 import scipy.sparse as sp
 
 from oncoclass.data import load_civic
 from oncoclass.features.text import clean_text
-from oncoclass.models.linear import FeatureSpace, _columns, near_drugs
+from oncoclass.models.linear import FeatureSpace, _columns, direction_counts, near_drugs
 
 
 def test_the_unchecked_transform_gives_scikit_learns_checked_numbers(civic_dir, tmp_path) -> None:
@@ -48,3 +51,88 @@ def test_the_drug_words_are_a_feature_only_where_drugs_are_given(civic_dir, tmp_
     text_only = FeatureSpace(max_features=5_000)
     text_only.fit_transform([replace(s, drugs=()) for s in samples])  # the text-only track
     assert "near_drugs" not in text_only.vectorizers_
+
+
+def test_direction_counts_tell_resistance_from_response_and_read_negation_in_its_clause() -> None:
+    text = (
+        "EGFR T790M tumours were resistant to erlotinib, but responded to osimertinib; "
+        "patients did not respond to gefitinib. Sensitivity was durable."
+    )
+    counts = {k: round(math.expm1(v)) for k, v in direction_counts(text, ("Erlotinib",)).items()}
+    assert counts == {
+        "text_resistance": 1, "text_response": 3,  # responded, Sensitivity, durable
+        "text_not_resistance": 0, "text_not_response": 1,  # "did not respond"
+        "drug_resistance": 1, "drug_response": 0,  # only erlotinib's clause
+        "drug_not_resistance": 0, "drug_not_response": 0,
+    }  # fmt: skip
+    gefitinib = direction_counts(text, ("gefitinib",))
+    assert gefitinib["drug_not_response"] > 0 and gefitinib["drug_resistance"] == 0
+    # "insensitive" and "nonresponders" are resistance, not response; no drug, no drug counts.
+    other = direction_counts("Insensitive lines; nonresponders relapsed.", ())
+    assert other["text_resistance"] == math.log1p(3) and other["text_response"] == 0
+    assert all(v == 0 for k, v in other.items() if k.startswith("drug_"))
+
+
+def test_the_direction_counts_are_features_of_the_fitted_space(civic_dir, tmp_path) -> None:
+    samples = load_civic(civic_dir, min_support=30)[:300]
+    space = FeatureSpace(max_features=5_000)
+    x = space.fit_transform(samples)
+    fields = space.vectorizers_["fields"]
+    column = fields.vocabulary_["text_resistance"]
+    assert x[:, column].nnz > 10  # CIViC statements say "resistance": a real feature
+    space.save(tmp_path, "features")
+    assert (
+        "drug_not_response"
+        in FeatureSpace.load(tmp_path, "features").vectorizers_["fields"].vocabulary_
+    )
+
+
+def _direction_counts_word_by_word(text: str, drugs: Sequence[str]) -> dict[str, float]:
+    """The definition direction_counts() must keep (docs/experiments/direction-words): every
+    clause's words, those after a negation cue negated."""
+    names = [n for n in (clean_text(d).split() for d in drugs) if n]
+    counts = {f"{s}_{n}{k}": 0 for s in ("text", "drug") for n in ("", "not_") for k in KINDS}
+    for clause in re.split(r"[,;:.!?()]+\s", text):
+        plain, cues, negated = [], [], False
+        for word in clean_text(clause).split():
+            if word in NEGATION:
+                negated = True
+                continue
+            plain.append(word)
+            for kind, beginnings in KINDS.items():
+                if word.startswith(beginnings):
+                    cues.append(f"{'not_' if negated else ''}{kind}")
+                    break
+        about = any(plain[i : i + len(n)] == n for n in names for i in range(len(plain)))
+        for cue in cues:
+            counts[f"text_{cue}"] += 1
+            counts[f"drug_{cue}"] += about
+    return {k: math.log1p(v) for k, v in counts.items()}
+
+
+NEGATION = {
+    "not", "no", "never", "without", "lack", "lacked", "lacking", "absence", "failed", "fail",
+    "fails", "unable", "neither", "nor", "cannot", "didn", "doesn", "don", "isn", "wasn", "weren",
+    "aren",
+}  # fmt: skip
+KINDS = {
+    "resistance": ("resist", "refractor", "insensitiv", "progress", "relaps", "nonrespon",
+                   "unrespons"),
+    "response": ("sensitiv", "respon", "benefit", "remission", "efficac", "shrink", "regress",
+                 "improv", "effective", "durable"),
+}  # fmt: skip
+
+
+def test_direction_counts_read_only_clauses_with_cues_and_give_the_word_by_word_counts(
+    civic_dir,
+) -> None:
+    samples = load_civic(civic_dir, min_support=30)
+    texts = [(s.text, s.drugs) for s in samples]
+    texts += [
+        ("Tumours did NOT respond to Erlotinib_x, (or) to erlotinib!? ", ("erlotinib",)),
+        ("Non-responders; unresponsive: nonresponse,resistance(insensitive)", ("x",)),
+        ("İnsensitive to ᴿesist; lack-of benefit; no-benefit; notresponding", ("ß",)),
+    ]
+    assert sum(bool(d) for _, d in texts) > 100
+    for text, drugs in texts:
+        assert direction_counts(text, drugs) == _direction_counts_word_by_word(text, drugs), text
