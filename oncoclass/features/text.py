@@ -117,18 +117,18 @@ def _add_span(text: str, start: int, end: int, spans: list[Span], max_chars: int
 #: 100k-character paper, and the up to 25 occluded copies of its selected sentences (a few
 #: thousand characters each) that its explanation reads, each copy by two members of the
 #: default ensemble. Shorter texts (a CIViC statement) split in microseconds.
-LONG_TEXT_CHARS = 1_000
+KEPT_TEXT_CHARS = 1_000
 
 
 def _sentences(text: str) -> Sequence[Span]:
-    """``split_sentences(text)``, kept for the last long texts: one request selects from the
-    same paper several times (each model of an ensemble, with its own budget, and the
-    explanation), and splitting 100k characters costs ~10 ms each time."""
-    return _long_sentences(text) if len(text) >= LONG_TEXT_CHARS else split_sentences(text)
+    """``split_sentences(text)``, kept for the last texts of ``KEPT_TEXT_CHARS`` or more: one
+    request selects from the same paper several times (each model of an ensemble, with its own
+    budget, and the explanation), and splitting 100k characters costs ~10 ms each time."""
+    return _kept_sentences(text) if len(text) >= KEPT_TEXT_CHARS else split_sentences(text)
 
 
 @lru_cache(maxsize=64)
-def _long_sentences(text: str) -> tuple[Span, ...]:
+def _kept_sentences(text: str) -> tuple[Span, ...]:
     return tuple(split_sentences(text))
 
 
@@ -223,14 +223,14 @@ def _ranks(
     text: str, spans: Sequence[Span], gene: str, variation: str, neighbours: int
 ) -> Sequence[int]:
     """Each sentence's priority for ``select_sentences`` (4: not selected), kept for the last
-    few long texts like their sentences (two regex scans of 100k characters: ~10 ms)."""
-    if len(text) >= LONG_TEXT_CHARS:
-        return _long_ranks(text, gene, variation, neighbours)
+    last texts like their sentences (two regex scans of 100k characters: ~10 ms)."""
+    if len(text) >= KEPT_TEXT_CHARS:
+        return _kept_ranks(text, gene, variation, neighbours)
     return _rank_spans(text, spans, gene, variation, neighbours)
 
 
 @lru_cache(maxsize=64)
-def _long_ranks(text: str, gene: str, variation: str, neighbours: int) -> tuple[int, ...]:
+def _kept_ranks(text: str, gene: str, variation: str, neighbours: int) -> tuple[int, ...]:
     return _rank_spans(text, _sentences(text), gene, variation, neighbours)
 
 

@@ -3,7 +3,8 @@
 What ``baseline`` and the novelty detector share: TF-IDF of the selected evidence text, of the
 variation's characters, of the context (disease, drugs) and of the words next to the item's
 drugs in the text, plus one-hot gene, gene x variation type, gene x position, the parsed
-variation features and counts of resistance and response words; then a logistic regression.
+variation features and counts of resistance, response and outcome words; then a logistic
+regression.
 
 A pickle in a model directory executes code when loaded, and every replica of the service loads
 the shared model directory; so a fitted :class:`FeatureSpace` is stored as its vocabularies and
@@ -88,15 +89,22 @@ def near_drugs(words: str, drugs: Sequence[str], window: int = DRUG_WINDOW) -> s
     cannot say, the words next to the item's drug can."""
     tokens = words.split()
     out: list[str] = []
-    for drug in drugs:
-        name = clean_text(drug).split()
-        if not name:
-            continue
-        n = len(name)
-        for i in range(len(tokens) - n + 1):
-            if tokens[i : i + n] == name:
-                out += [*tokens[max(0, i - window) : i], "drug", *tokens[i + n : i + n + window]]
+    for name in drug_names(drugs):
+        for i in mentions(tokens, name):
+            n = len(name)
+            out += [*tokens[max(0, i - window) : i], "drug", *tokens[i + n : i + n + window]]
     return " ".join(out)
+
+
+def drug_names(drugs: Sequence[str]) -> list[list[str]]:
+    """Each drug's name as the cleaned words a text names it with (none for an empty name)."""
+    return [name for name in (clean_text(d).split() for d in drugs) if name]
+
+
+def mentions(tokens: Sequence[str], name: Sequence[str]) -> list[int]:
+    """Where the words ``name`` start in ``tokens``, in order."""
+    n = len(name)
+    return [i for i in range(len(tokens) - n + 1) if tokens[i : i + n] == name]
 
 
 #: A clause ends at punctuation followed by white space ("0.5 mg" and "p.V600E" stay whole).
@@ -107,31 +115,45 @@ _NEGATION = frozenset({
     "fails", "unable", "neither", "nor", "cannot", "didn", "doesn", "don", "isn", "wasn", "weren",
     "aren",
 })  # fmt: skip
-#: Words that say which way a statement goes, by their beginnings: a resistance word (group 1,
-#: looked for first: "insensitive", "nonresponders") or a response word, at the start of a word.
+#: Words that say which way a statement goes, by their beginnings, at the start of a word: a
+#: resistance word (looked for before the response words: "insensitive", "nonresponders"), a
+#: response word (the unnamed rest), a poor-outcome or a better-outcome word.
 _CUE = re.compile(
-    r"(?<![^\W_])(?:(resist|refractor|insensitiv|progress|relaps|nonrespon|unrespons)"
+    r"(?<![^\W_])(?:"
+    r"(?P<resistance>resist|refractor|insensitiv|progress|relaps|nonrespon|unrespons)"
+    r"|(?P<poor_outcome>poor|wors|shorter|shorten|unfavo|adverse|inferior|aggressiv|dismal"
+    r"|detrimental)"
+    r"|(?P<better_outcome>better|favo|longer|prolong|superior|good|excellent)"
     r"|sensitiv|respon|benefit|remission|efficac|shrink|regress|improv|effective|durable)"
 )
+#: The kinds of cue counted over the whole text, and in the clauses that name the item's drug
+#: (an outcome is the patient's, whichever drug the clause names).
+_TEXT_KINDS = ("resistance", "response", "poor_outcome", "better_outcome")
+_DRUG_KINDS = ("resistance", "response")
 _NEGATION_WORD = re.compile(rf"(?<![^\W_])(?:{'|'.join(sorted(_NEGATION))})(?![^\W_])")
 
 
 def direction_counts(text: str, drugs: Sequence[str]) -> dict[str, float]:
-    """log1p counts of resistance and response words in ``text``, negated or not, over the
-    whole text ("text_...") and over the clauses that name one of ``drugs`` ("drug_...").
+    """log1p counts of the words that say which way ``text`` goes, negated or not: resistance
+    and response words over the whole text ("text_...") and over the clauses that name one of
+    ``drugs`` ("drug_..."), poor- and better-outcome words over the whole text.
 
-    Issue 8's largest loss was resistance taken for sensitivity: the bag of words, and the
-    words next to the drug, share "respond" between "did not respond to erlotinib" and
-    "responded to erlotinib"; a negation's scope (the rest of its clause) tells them apart.
-    docs/experiments/direction-words measured it: -0.023 log loss for this model with
-    context, -0.065 text-only. Only the clauses with such a word are read word by word (an
-    explained 100k paper asks for this on ~16 texts)."""
-    names = [n for n in (clean_text(d).split() for d in drugs) if n]
+    The bag of words cannot read them: its rows are normalised over the whole statement, so
+    one "resistant" or "shorter" weighs little beside the statement's other words, and "did not
+    respond to erlotinib" shares "respond" with "responded to erlotinib"; a few dense counts
+    that gather every form of a cue, with a negation's scope (the rest of its clause), say the
+    statement's direction at a scale the linear model uses. Measured for this model, with
+    context / text-only: the resistance and response words -0.023 / -0.065 log loss
+    (docs/experiments/direction-words), the outcome words a further -0.047 / ...
+    (docs/experiments/outcome-words: a third of the Better Outcome items were taken for Poor
+    Outcome). Only the clauses with a cue are read word by word (an explained 100k paper asks
+    for this on ~16 texts)."""
+    names = drug_names(drugs)
     counts = {
         f"{scope}_{neg}{kind}": 0
-        for scope in ("text", "drug")
+        for scope, kinds in (("text", _TEXT_KINDS), ("drug", _DRUG_KINDS))
         for neg in ("", "not_")
-        for kind in ("resistance", "response")
+        for kind in kinds
     }
     for clause in _CLAUSE_END.split(text.lower()):
         cues = list(_CUE.finditer(clause))
@@ -140,14 +162,12 @@ def direction_counts(text: str, drugs: Sequence[str]) -> dict[str, float]:
         negation = _NEGATION_WORD.search(clause)
         negated_from = negation.start() if negation else len(clause)
         plain = [w for w in clean_text(clause).split() if w not in _NEGATION] if names else []
-        about_drug = any(
-            plain[i : i + len(n)] == n for n in names for i in range(len(plain) - len(n) + 1)
-        )
+        about_drug = any(mentions(plain, name) for name in names)
         for cue in cues:
-            kind = "resistance" if cue.group(1) else "response"
+            kind = cue.lastgroup or "response"
             key = f"{'not_' if cue.start() > negated_from else ''}{kind}"
             counts[f"text_{key}"] += 1
-            if about_drug:
+            if about_drug and kind in _DRUG_KINDS:
                 counts[f"drug_{key}"] += 1
     return {key: math.log1p(n) for key, n in counts.items()}
 

@@ -66,7 +66,7 @@ def test_split_sentences_offsets_are_exact() -> None:
     assert split_sentences("") == [] and split_sentences(" \n ") == []
 
 
-def test_split_sentences_cuts_very_long_sentences() -> None:
+def test_split_sentences_cuts_very_kept_sentences() -> None:
     text = " ".join(["word"] * 2000)  # no period at all, like a table pulled from a PDF
     spans = split_sentences(text, max_chars=500)
     assert len(spans) > 1 and all(len(s.text) <= 500 for s in spans)
@@ -236,16 +236,16 @@ def test_a_long_text_is_split_and_ranked_once_with_the_same_selection(
 
     sentence = "Cells were treated with 0.5 uM of drug (Fig. 2), e.g. for 24 h. "
     text = "BRAF was sequenced. " + sentence * 400 + "Finally BRAF V600E was found. " * 3
-    assert len(text) >= text_module.LONG_TEXT_CHARS
+    assert len(text) >= text_module.KEPT_TEXT_CHARS
     calls = []
     real_split = text_module.split_sentences
     monkeypatch.setattr(
         text_module, "split_sentences", lambda t, *a: calls.append(t) or real_split(t, *a)
     )
-    text_module._long_sentences.cache_clear()
-    text_module._long_ranks.cache_clear()
+    text_module._kept_sentences.cache_clear()
+    text_module._kept_ranks.cache_clear()
     kept = [select_sentences(text, "BRAF", "V600E", max_tokens=n) for n in (10, 50, 400)]
     assert calls == [text]  # three selections, one split
-    monkeypatch.setattr(text_module, "LONG_TEXT_CHARS", 10**9)  # nothing kept: computed afresh
+    monkeypatch.setattr(text_module, "KEPT_TEXT_CHARS", 10**9)  # nothing kept: computed afresh
     assert kept == [select_sentences(text, "BRAF", "V600E", max_tokens=n) for n in (10, 50, 400)]
     assert len(calls) == 4

@@ -62,6 +62,8 @@ def test_direction_counts_tell_resistance_from_response_and_read_negation_in_its
     assert counts == {
         "text_resistance": 1, "text_response": 3,  # responded, Sensitivity, durable
         "text_not_resistance": 0, "text_not_response": 1,  # "did not respond"
+        "text_poor_outcome": 0, "text_better_outcome": 0,
+        "text_not_poor_outcome": 0, "text_not_better_outcome": 0,
         "drug_resistance": 1, "drug_response": 0,  # only erlotinib's clause
         "drug_not_resistance": 0, "drug_not_response": 0,
     }  # fmt: skip
@@ -73,13 +75,28 @@ def test_direction_counts_tell_resistance_from_response_and_read_negation_in_its
     assert all(v == 0 for k, v in other.items() if k.startswith("drug_"))
 
 
+def test_outcome_counts_tell_poor_from_better_outcome_over_the_whole_text() -> None:
+    text = (
+        "IDH1 R132H was associated with longer overall survival and a favorable prognosis, "
+        "whereas MGMT-unmethylated tumours had worse outcomes and shorter PFS with temozolomide; "
+        "the mutation was not associated with poor response."
+    )
+    counts = {k: round(math.expm1(v)) for k, v in direction_counts(text, ("temozolomide",)).items()}
+    assert (counts["text_better_outcome"], counts["text_poor_outcome"]) == (2, 2)
+    assert (counts["text_not_poor_outcome"], counts["text_not_better_outcome"]) == (1, 0)
+    assert "drug_poor_outcome" not in counts  # an outcome is the patient's, not the drug's
+    # "unfavorable" is poor (not "favo..."), a word's middle is no cue ("forgood", "nonpoor").
+    other = direction_counts("Unfavorable; forgood nonpoor.", ())
+    assert other["text_poor_outcome"] == math.log1p(1) and other["text_better_outcome"] == 0
+
+
 def test_the_direction_counts_are_features_of_the_fitted_space(civic_dir, tmp_path) -> None:
     samples = load_civic(civic_dir, min_support=30)[:300]
     space = FeatureSpace(max_features=5_000)
     x = space.fit_transform(samples)
     fields = space.vectorizers_["fields"]
-    column = fields.vocabulary_["text_resistance"]
-    assert x[:, column].nnz > 10  # CIViC statements say "resistance": a real feature
+    for name in ("text_resistance", "text_poor_outcome"):
+        assert x[:, fields.vocabulary_[name]].nnz > 10  # CIViC says "resistance", "poor": real
     space.save(tmp_path, "features")
     assert (
         "drug_not_response"
@@ -92,6 +109,7 @@ def _direction_counts_word_by_word(text: str, drugs: Sequence[str]) -> dict[str,
     clause's words, those after a negation cue negated."""
     names = [n for n in (clean_text(d).split() for d in drugs) if n]
     counts = {f"{s}_{n}{k}": 0 for s in ("text", "drug") for n in ("", "not_") for k in KINDS}
+    counts = {k: v for k, v in counts.items() if not k.startswith("drug_") or "outcome" not in k}
     for clause in re.split(r"[,;:.!?()]+\s", text):
         plain, cues, negated = [], [], False
         for word in clean_text(clause).split():
@@ -106,7 +124,8 @@ def _direction_counts_word_by_word(text: str, drugs: Sequence[str]) -> dict[str,
         about = any(plain[i : i + len(n)] == n for n in names for i in range(len(plain)))
         for cue in cues:
             counts[f"text_{cue}"] += 1
-            counts[f"drug_{cue}"] += about
+            if "outcome" not in cue:  # outcome words: over the whole text only
+                counts[f"drug_{cue}"] += about
     return {k: math.log1p(v) for k, v in counts.items()}
 
 
@@ -120,6 +139,9 @@ KINDS = {
                    "unrespons"),
     "response": ("sensitiv", "respon", "benefit", "remission", "efficac", "shrink", "regress",
                  "improv", "effective", "durable"),
+    "poor_outcome": ("poor", "wors", "shorter", "shorten", "unfavo", "adverse", "inferior",
+                     "aggressiv", "dismal", "detrimental"),
+    "better_outcome": ("better", "favo", "longer", "prolong", "superior", "good", "excellent"),
 }  # fmt: skip
 
 
@@ -132,6 +154,7 @@ def test_direction_counts_read_only_clauses_with_cues_and_give_the_word_by_word_
         ("Tumours did NOT respond to Erlotinib_x, (or) to erlotinib!? ", ("erlotinib",)),
         ("Non-responders; unresponsive: nonresponse,resistance(insensitive)", ("x",)),
         ("İnsensitive to ᴿesist; lack-of benefit; no-benefit; notresponding", ("ß",)),
+        ("Not poorer, un-favourable: no worse/better (HR 0.5) PROLONGED", ("poor",)),
     ]
     assert sum(bool(d) for _, d in texts) > 100
     for text, drugs in texts:
