@@ -126,36 +126,49 @@ _CUE = re.compile(
     r"|(?P<better_outcome>better|favo|longer|prolong|superior|good|excellent)"
     r"|sensitiv|respon|benefit|remission|efficac|shrink|regress|improv|effective|durable)"
 )
+#: A response word that a word before it lessens or heightens, up to two words apart ("reduced
+#: sensitivity to", "lower response rates", "enhanced sensitivity"), and the words of a
+#: resistance that came later ("acquired", "secondary", "emerged"): counted over the whole text.
+_SHIFTED = re.compile(
+    r"(?<![^\W_])(?:(?P<reduced_response>reduc|decreas|lower|diminish|impair|less|loss of"
+    r"|attenuat|abrogat|weak)|(?P<increased_response>increas|enhanc|higher|greater|heighten"
+    r"|restor))\w*\s+(?:\w+\s+){0,2}?(?:sensitiv|respon|efficac|benefit)"
+    r"|(?<![^\W_])(?P<acquired_resistance>acquir|secondar|emerg)"
+)
 #: The kinds of cue counted over the whole text, and in the clauses that name the item's drug
 #: (an outcome is the patient's, whichever drug the clause names).
 _TEXT_KINDS = ("resistance", "response", "poor_outcome", "better_outcome")
 _DRUG_KINDS = ("resistance", "response")
+_SHIFTED_KINDS = ("reduced_response", "increased_response", "acquired_resistance")
 _NEGATION_WORD = re.compile(rf"(?<![^\W_])(?:{'|'.join(sorted(_NEGATION))})(?![^\W_])")
 
 
 def direction_counts(text: str, drugs: Sequence[str]) -> dict[str, float]:
     """log1p counts of the words that say which way ``text`` goes, negated or not: resistance
     and response words over the whole text ("text_...") and over the clauses that name one of
-    ``drugs`` ("drug_..."), poor- and better-outcome words over the whole text.
+    ``drugs`` ("drug_..."), poor- and better-outcome words over the whole text; and, over the
+    whole text, response words lessened or heightened by a word before them ("reduced
+    sensitivity") and words of an acquired resistance.
 
     The bag of words cannot read them: its rows are normalised over the whole statement, so
     one "resistant" or "shorter" weighs little beside the statement's other words, and "did not
     respond to erlotinib" shares "respond" with "responded to erlotinib"; a few dense counts
     that gather every form of a cue, with a negation's scope (the rest of its clause), say the
-    statement's direction at a scale the linear model uses. Measured for this model, with
-    context / text-only: the resistance and response words -0.023 / -0.065 log loss
-    (docs/experiments/direction-words), the outcome words a further -0.047 / ...
-    (docs/experiments/outcome-words: a third of the Better Outcome items were taken for Poor
-    Outcome). Only the clauses with a cue are read word by word (an explained 100k paper asks
-    for this on ~16 texts)."""
+    statement's direction at a scale the linear model uses. Measured for this model (log
+    loss, with context / text-only): the resistance and response words -0.023 / -0.065
+    (docs/experiments/direction-words); the outcome words a further -0.047 / -0.044, the
+    lessened, heightened and acquired ones -0.007 / -0.007 more
+    (docs/experiments/outcome-words). Only the clauses with a cue are read word by word (an
+    explained 100k paper asks for this on ~16 texts)."""
     names = drug_names(drugs)
     counts = {
         f"{scope}_{neg}{kind}": 0
         for scope, kinds in (("text", _TEXT_KINDS), ("drug", _DRUG_KINDS))
         for neg in ("", "not_")
         for kind in kinds
-    }
-    for clause in _CLAUSE_END.split(text.lower()):
+    } | {f"text_{kind}": 0 for kind in _SHIFTED_KINDS}
+    lowered = text.lower()
+    for clause in _CLAUSE_END.split(lowered):
         cues = list(_CUE.finditer(clause))
         if not cues:
             continue
@@ -169,6 +182,8 @@ def direction_counts(text: str, drugs: Sequence[str]) -> dict[str, float]:
             counts[f"text_{key}"] += 1
             if about_drug and kind in _DRUG_KINDS:
                 counts[f"drug_{key}"] += 1
+    for shifted in _SHIFTED.finditer(lowered):
+        counts[f"text_{shifted.lastgroup}"] += 1
     return {key: math.log1p(n) for key, n in counts.items()}
 
 

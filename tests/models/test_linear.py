@@ -66,6 +66,7 @@ def test_direction_counts_tell_resistance_from_response_and_read_negation_in_its
         "text_not_poor_outcome": 0, "text_not_better_outcome": 0,
         "drug_resistance": 1, "drug_response": 0,  # only erlotinib's clause
         "drug_not_resistance": 0, "drug_not_response": 0,
+        "text_reduced_response": 0, "text_increased_response": 0, "text_acquired_resistance": 0,
     }  # fmt: skip
     gefitinib = direction_counts(text, ("gefitinib",))
     assert gefitinib["drug_not_response"] > 0 and gefitinib["drug_resistance"] == 0
@@ -88,6 +89,21 @@ def test_outcome_counts_tell_poor_from_better_outcome_over_the_whole_text() -> N
     # "unfavorable" is poor (not "favo..."), a word's middle is no cue ("forgood", "nonpoor").
     other = direction_counts("Unfavorable; forgood nonpoor.", ())
     assert other["text_poor_outcome"] == math.log1p(1) and other["text_better_outcome"] == 0
+
+
+def test_shifted_counts_read_a_response_lessened_or_heightened_and_an_acquired_resistance() -> None:
+    text = (
+        "Reduced sensitivity to erlotinib and lower objective response rates were seen, with "
+        "loss of the benefit; MET amplification enhanced sensitivity. Acquired T790M and "
+        "secondary mutations emerged. Decreased. Sensitivity (lower, then response)."
+    )
+    counts = {k: round(math.expm1(v)) for k, v in direction_counts(text, ()).items()}
+    assert counts["text_reduced_response"] == 3  # reduced, lower (two words apart), loss of
+    assert counts["text_increased_response"] == 1  # enhanced
+    assert counts["text_acquired_resistance"] == 3  # acquired, secondary, emerged
+    # A sentence or clause between them, or three words, breaks the link.
+    far = direction_counts("Reduced growth of the tumour cells and response.", ())
+    assert far["text_reduced_response"] == 0
 
 
 def test_the_direction_counts_are_features_of_the_fitted_space(civic_dir, tmp_path) -> None:
@@ -157,5 +173,7 @@ def test_direction_counts_read_only_clauses_with_cues_and_give_the_word_by_word_
         ("Not poorer, un-favourable: no worse/better (HR 0.5) PROLONGED", ("poor",)),
     ]
     assert sum(bool(d) for _, d in texts) > 100
+    shifted = ("text_reduced_response", "text_increased_response", "text_acquired_resistance")
     for text, drugs in texts:
-        assert direction_counts(text, drugs) == _direction_counts_word_by_word(text, drugs), text
+        counts = {k: v for k, v in direction_counts(text, drugs).items() if k not in shifted}
+        assert counts == _direction_counts_word_by_word(text, drugs), text
