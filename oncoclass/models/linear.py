@@ -117,29 +117,32 @@ _NEGATION = frozenset({
 })  # fmt: skip
 #: Words that say which way a statement goes, by their beginnings, at the start of a word: a
 #: resistance word (looked for before the response words: "insensitive", "nonresponders"), a
-#: response word (the unnamed rest), a poor-outcome or a better-outcome word.
+#: response word (the unnamed rest), a poor- or a better-outcome word, or a word of a resistance
+#: that came later ("acquired", "secondary", "emerged").
 _CUE = re.compile(
     r"(?<![^\W_])(?:"
     r"(?P<resistance>resist|refractor|insensitiv|progress|relaps|nonrespon|unrespons)"
     r"|(?P<poor_outcome>poor|wors|shorter|shorten|unfavo|adverse|inferior|aggressiv|dismal"
     r"|detrimental)"
     r"|(?P<better_outcome>better|favo|longer|prolong|superior|good|excellent)"
+    r"|(?P<acquired_resistance>acquir|secondar|emerg)"
     r"|sensitiv|respon|benefit|remission|efficac|shrink|regress|improv|effective|durable)"
 )
 #: A response word that a word before it lessens or heightens, up to two words apart ("reduced
-#: sensitivity to", "lower response rates", "enhanced sensitivity"), and the words of a
-#: resistance that came later ("acquired", "secondary", "emerged"): counted over the whole text.
+#: sensitivity to", "lower response rates", "enhanced sensitivity"). Only words and spaces
+#: between them: a match never crosses a clause's end, so each clause with a response word
+#: is searched, not the whole text.
 _SHIFTED = re.compile(
     r"(?<![^\W_])(?:(?P<reduced_response>reduc|decreas|lower|diminish|impair|less|loss of"
     r"|attenuat|abrogat|weak)|(?P<increased_response>increas|enhanc|higher|greater|heighten"
     r"|restor))\w*\s+(?:\w+\s+){0,2}?(?:sensitiv|respon|efficac|benefit)"
-    r"|(?<![^\W_])(?P<acquired_resistance>acquir|secondar|emerg)"
 )
-#: The kinds of cue counted over the whole text, and in the clauses that name the item's drug
-#: (an outcome is the patient's, whichever drug the clause names).
+#: The kinds of cue counted over the whole text, negated or not, and in the clauses that name
+#: the item's drug (an outcome is the patient's, whichever drug the clause names); the kinds
+#: counted over the whole text as they come (a negation does not turn them round).
 _TEXT_KINDS = ("resistance", "response", "poor_outcome", "better_outcome")
 _DRUG_KINDS = ("resistance", "response")
-_SHIFTED_KINDS = ("reduced_response", "increased_response", "acquired_resistance")
+_PLAIN_KINDS = ("reduced_response", "increased_response", "acquired_resistance")
 _NEGATION_WORD = re.compile(rf"(?<![^\W_])(?:{'|'.join(sorted(_NEGATION))})(?![^\W_])")
 
 
@@ -166,9 +169,8 @@ def direction_counts(text: str, drugs: Sequence[str]) -> dict[str, float]:
         for scope, kinds in (("text", _TEXT_KINDS), ("drug", _DRUG_KINDS))
         for neg in ("", "not_")
         for kind in kinds
-    } | {f"text_{kind}": 0 for kind in _SHIFTED_KINDS}
-    lowered = text.lower()
-    for clause in _CLAUSE_END.split(lowered):
+    } | {f"text_{kind}": 0 for kind in _PLAIN_KINDS}
+    for clause in _CLAUSE_END.split(text.lower()):
         cues = list(_CUE.finditer(clause))
         if not cues:
             continue
@@ -178,12 +180,16 @@ def direction_counts(text: str, drugs: Sequence[str]) -> dict[str, float]:
         about_drug = any(mentions(plain, name) for name in names)
         for cue in cues:
             kind = cue.lastgroup or "response"
+            if kind in _PLAIN_KINDS:
+                counts[f"text_{kind}"] += 1
+                continue
             key = f"{'not_' if cue.start() > negated_from else ''}{kind}"
             counts[f"text_{key}"] += 1
             if about_drug and kind in _DRUG_KINDS:
                 counts[f"drug_{key}"] += 1
-    for shifted in _SHIFTED.finditer(lowered):
-        counts[f"text_{shifted.lastgroup}"] += 1
+        if any(cue.lastgroup is None for cue in cues):  # a response word: lessened, heightened?
+            for shifted in _SHIFTED.finditer(clause):
+                counts[f"text_{shifted.lastgroup}"] += 1
     return {key: math.log1p(n) for key, n in counts.items()}
 
 
