@@ -32,11 +32,8 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from benchmarks.harness import ModelSpec, cv_splits, evaluate, with_track
-from benchmarks.quality import _shared, selection_split
-from oncoclass.data import load_civic
+from benchmarks.column_probe import compare
 from oncoclass.data.records import Sample
-from oncoclass.data.tasks import CLINICAL_SIGNIFICANCE
 from oncoclass.features.text import clean_text, select_text
 from oncoclass.models import linear
 
@@ -118,23 +115,7 @@ def main(
     variants: Sequence[str] = ("as it is", "+ direction words"),
     model: str = "baseline",
 ) -> None:
-    samples = load_civic(_shared("civic_2024"), min_support=30, rare="merge")
-    rest, _ = selection_split(samples)
-    print("seed | track | features | log loss | macro-F1 | accuracy | ECE")
-    for seed in seeds:
-        splits = cv_splits(with_track(rest, track), 5, seed)
-        for label in variants:
-            linear._columns = VARIANTS[label]
-            (result,) = evaluate(
-                ModelSpec(model), splits, CLINICAL_SIGNIFICANCE, seed, track=track
-            )[:1]  # an ensemble's own row (its members' rows follow it)
-            m = result.metrics.summary()
-            print(
-                f"{seed} | {track} | {model} {label} | {m['log_loss']:.4f} | {m['macro_f1']:.4f} | "
-                f"{m['accuracy']:.4f} | {m['ece']:.4f}",
-                flush=True,
-            )
-    linear._columns = _plain
+    compare({label: VARIANTS[label] for label in variants}, seeds, track, model)
 
 
 if __name__ == "__main__":
